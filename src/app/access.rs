@@ -1,0 +1,126 @@
+//! Object-level rules of DESIGN.md §6: who may see and change which ticket.
+use super::App;
+use crate::domain::{AgentRole, Principal, Role, Ticket, Transition};
+use crate::error::{Error, Result};
+use crate::store::Scope;
+
+/// What a principal is allowed, resolved once per call.
+#[derive(Debug, Clone)]
+pub(crate) struct Access {
+    pub principal: Principal,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+impl App {
+    /// Resolves the principal's effective role and visibility. A service acting for an agent
+    /// gets that agent's role and queues; never more.
+    pub(crate) async fn access(&self, principal: &Principal) -> Result<Access> {
+        let (role, scope) = match principal {
+            Principal::Service { .. } => (Role::Service, Scope::All),
+            Principal::Customer { id, .. } => (Role::Customer, Scope::Customer(id.clone())),
+            Principal::Agent { id, role, via } => {
+                let agent = self.store.get_agent(id).await?;
+                let role = match (via, &agent) {
+                    (None, _) => *role,
+                    (Some(_), Some(agent)) => match agent.role {
+                        AgentRole::Agent => Role::Agent,
+                        AgentRole::Supervisor => Role::Supervisor,
+                        AgentRole::Admin => Role::Admin,
+                    },
+                    (Some(_), None) => Role::Agent,
+                };
+                let scope = if role == Role::Admin {
+                    Scope::All
+                } else {
+                    Scope::Agent {
+                        id: id.clone(),
+                        queues: agent.map(|a| a.queues).unwrap_or_default(),
+                        queue_wide: role == Role::Supervisor,
+                    }
+                };
+                (role, scope)
+            }
+        };
+        Ok(Access {
+            principal: principal.clone(),
+            role,
+            scope,
+        })
+    }
+}
+
+/// Whether `scope` covers `ticket` (the same rule as the SQL in `store::filter::push_scope`).
+pub(crate) fn in_scope(scope: &Scope, ticket: &Ticket) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Customer(id) => &ticket.customer.id == id,
+        Scope::Agent {
+            id,
+            queues,
+            queue_wide,
+        } => {
+            ticket.assignee.as_deref() == Some(id.as_str())
+                || (queues.contains(&ticket.queue) && (*queue_wide || ticket.is_waiting()))
+        }
+    }
+}
+
+impl Access {
+    pub fn id(&self) -> &str {
+        match &self.principal {
+            Principal::Agent { id, .. } | Principal::Customer { id, .. } => id,
+            Principal::Service { name } => name,
+        }
+    }
+
+    pub fn require(&self, allowed: &[Role], what: &str) -> Result<()> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "role {} may not {what}",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// Refuses a ticket outside the principal's scope: customers get `NotFound` (existence
+    /// must not leak), agents `PermissionDenied`.
+    pub fn can_see(&self, ticket: &Ticket) -> Result<()> {
+        if in_scope(&self.scope, ticket) {
+            return Ok(());
+        }
+        match self.role {
+            Role::Customer => Err(Error::NotFound(format!("ticket {}", ticket.id))),
+            _ => Err(Error::PermissionDenied(format!(
+                "ticket {} is outside your queues and assignments",
+                ticket.id
+            ))),
+        }
+    }
+
+    /// May this principal apply `transition` to `ticket`?
+    pub fn can_apply(&self, ticket: &Ticket, transition: &Transition) -> Result<()> {
+        self.can_see(ticket)?;
+        use Role::*;
+        match transition {
+            Transition::Rate { .. } => self.require(&[Customer, Service], "rate tickets"),
+            Transition::Reopen { .. } => Ok(()),
+            Transition::Workflow { .. } => self.require(&[Service], "record workflow events"),
+            Transition::Handoff { .. } => {
+                self.require(&[Service, Supervisor, Admin], "hand off bot tickets")
+            }
+            Transition::Assign { agent } => {
+                self.require(&[Agent, Supervisor, Admin, Service], "assign tickets")?;
+                if self.role == Agent && agent != self.id() {
+                    return Err(Error::PermissionDenied(
+                        "an agent may only assign tickets to itself".into(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => self.require(&[Agent, Supervisor, Admin, Service], "change tickets"),
+        }
+    }
+}

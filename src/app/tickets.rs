@@ -1,0 +1,952 @@
+//! Ticket use cases: create, read, list, every lifecycle change, the audit trail, customer
+//! history, reference data, queue depth and the live event stream.
+use super::access::Access;
+use super::validate::{
+    self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
+};
+use super::{App, paging};
+use crate::domain::lifecycle::{self, TicketPatch};
+use crate::domain::{
+    Customer, EscalationDepartment, EventType, Metadata, NewEvent, Principal, Queue,
+    ResolutionStatus, Role, Ticket, TicketEvent, TicketStatus, Transition, Vendor,
+};
+use crate::error::{Error, Result};
+use crate::store::{
+    Created, IdempotencyKey, QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery,
+    WatchFilter,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Attempts of an optimistic change before giving up under contention.
+const MAX_ATTEMPTS: usize = 64;
+
+/// CreateTicket's input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewTicket {
+    pub request_id: Option<String>,
+    pub external_id: Option<String>,
+    pub subject: String,
+    pub priority: i32,
+    pub queue: String,
+    pub channel: String,
+    pub ticket_type: String,
+    pub source: String,
+    pub bot_id: Option<String>,
+    pub customer: Customer,
+    pub vendor: Option<Vendor>,
+    pub content: Map<String, Value>,
+    pub ccr: String,
+    pub local_ccr: String,
+    pub country: String,
+    pub language: String,
+    pub order_id: String,
+    pub entity_id: String,
+    pub sla_seconds: i64,
+    pub tags: Vec<String>,
+    pub initial_message: Option<String>,
+    pub close_immediately: bool,
+    pub resolution: Option<ResolutionStatus>,
+}
+
+/// ListTickets' input.
+#[derive(Debug, Clone, Default)]
+pub struct ListTickets {
+    pub filter: TicketFilter,
+    pub order: TicketOrder,
+    pub page_size: i64,
+    pub page_token: String,
+    pub include_total_size: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub tickets: Vec<Ticket>,
+    pub next_page_token: String,
+    pub total_size: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<TicketEvent>,
+    pub next_page_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub tickets: Vec<Ticket>,
+    pub page: i64,
+    pub page_size: i64,
+    pub total_size: i64,
+}
+
+fn check_priority(v: &mut Violations, field: &str, priority: i32) {
+    if !(0..=4).contains(&priority) {
+        v.add(field, "must be between 0 (not set) and 4 (urgent)");
+    }
+}
+
+fn check_tags(v: &mut Violations, field: &str, tags: &[String]) {
+    if tags.len() > validate::MAX_TAGS {
+        v.add(
+            field,
+            format!("must have at most {} tags", validate::MAX_TAGS),
+        );
+    }
+    v.list(field, tags, MAX_NAME_LEN);
+}
+
+fn check_content(v: &mut Violations, field: &str, content: &Map<String, Value>) {
+    if serde_json::to_vec(content).map_or(0, |bytes| bytes.len()) > validate::MAX_CONTENT_BYTES {
+        v.add(
+            field,
+            format!(
+                "must encode to at most {} bytes",
+                validate::MAX_CONTENT_BYTES
+            ),
+        );
+    }
+}
+
+fn check_new_ticket(new: &NewTicket) -> Result<()> {
+    let mut v = Violations::new();
+    if let Some(request_id) = &new.request_id {
+        v.optional_id("request_id", request_id);
+    }
+    if let Some(external_id) = &new.external_id {
+        v.optional_id("external_id", external_id);
+    }
+    v.text("subject", &new.subject, MAX_SUBJECT_LEN);
+    check_priority(&mut v, "priority", new.priority);
+    v.id("queue", &new.queue);
+    v.id("channel", &new.channel);
+    v.optional_id("type", &new.ticket_type);
+    v.optional_id("source", &new.source);
+    if let Some(bot_id) = &new.bot_id {
+        v.optional_id("bot_id", bot_id);
+    }
+    v.id("customer.id", &new.customer.id);
+    for (field, value) in [
+        ("customer.first_name", &new.customer.first_name),
+        ("customer.last_name", &new.customer.last_name),
+        ("customer.name", &new.customer.name),
+        ("customer.email", &new.customer.email),
+        ("customer.phone", &new.customer.phone),
+    ] {
+        v.text(field, value, MAX_NAME_LEN);
+    }
+    for (i, identity) in new.customer.identities.iter().enumerate() {
+        v.id(
+            &format!("customer.identities[{i}].channel"),
+            &identity.channel,
+        );
+        v.id(
+            &format!("customer.identities[{i}].social_id"),
+            &identity.social_id,
+        );
+    }
+    if let Some(vendor) = &new.vendor {
+        v.optional_id("vendor.id", &vendor.id);
+    }
+    check_content(&mut v, "content", &new.content);
+    v.optional_id("metadata.ccr", &new.ccr);
+    v.text("metadata.local_ccr", &new.local_ccr, MAX_NAME_LEN);
+    v.optional_id("metadata.country", &new.country);
+    v.optional_id("metadata.language", &new.language);
+    v.optional_id("metadata.order_id", &new.order_id);
+    v.optional_id("metadata.entity_id", &new.entity_id);
+    if !new.order_id.is_empty() && new.entity_id.is_empty() {
+        v.add("metadata.entity_id", "is required with metadata.order_id");
+    }
+    if !(0..=365 * 24 * 3600).contains(&new.sla_seconds) {
+        v.add("metadata.sla_seconds", "must be between 0 and one year");
+    }
+    check_tags(&mut v, "metadata.tags", &new.tags);
+    if let Some(message) = &new.initial_message {
+        v.text("initial_message", message, validate::MAX_MESSAGE_LEN);
+    }
+    if new.resolution.is_some() && !new.close_immediately {
+        v.add(
+            "resolution_status",
+            "is only allowed with close_immediately",
+        );
+    }
+    v.finish()
+}
+
+fn fingerprint(new: &NewTicket) -> String {
+    let encoded = serde_json::to_vec(new).unwrap_or_default();
+    Sha256::digest(&encoded)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl App {
+    fn now(&self) -> crate::clock::Time {
+        self.clock.now()
+    }
+
+    async fn load(&self, access: &Access, key: &TicketKey) -> Result<Ticket> {
+        let not_found = || {
+            Error::NotFound(match key {
+                TicketKey::Id(id) => format!("ticket {id}"),
+                TicketKey::Number(number) => format!("ticket number {number}"),
+                TicketKey::ExternalId(id) => format!("ticket with external id {id}"),
+            })
+        };
+        let ticket = self.store.get_ticket(key).await?.ok_or_else(not_found)?;
+        access.can_see(&ticket)?;
+        Ok(ticket)
+    }
+
+    async fn check_ccr(&self, field: &str, code: &str) -> Result<()> {
+        if !code.is_empty() && !self.store.is_ccr_leaf(code).await? {
+            return Err(Error::invalid(
+                field,
+                format!("{code} is not a level-3 CCR code"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn check_agent(&self, field: &str, agent_id: &str) -> Result<()> {
+        if self.store.get_agent(agent_id).await?.is_none() {
+            return Err(Error::invalid(field, format!("unknown agent {agent_id}")));
+        }
+        Ok(())
+    }
+
+    async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
+        self.store
+            .get_queue(queue_id)
+            .await?
+            .ok_or_else(|| Error::invalid(field, format!("unknown queue {queue_id}")))
+    }
+
+    #[tracing::instrument(skip_all, fields(queue = %new.queue))]
+    pub async fn create_ticket(&self, principal: &Principal, mut new: NewTicket) -> Result<Ticket> {
+        let access = self.access(principal).await?;
+        if access.role == Role::Customer {
+            let me = access.id().to_string();
+            if new.customer.id.is_empty() {
+                new.customer.id = me.clone();
+            }
+            if new.customer.id != me {
+                return Err(Error::PermissionDenied(
+                    "a customer may only create tickets for itself".into(),
+                ));
+            }
+            if new.bot_id.is_some() {
+                return Err(Error::PermissionDenied(
+                    "a customer may not set bot_id".into(),
+                ));
+            }
+        }
+        check_new_ticket(&new)?;
+        let queue = self.check_queue("queue", &new.queue).await?;
+        self.check_ccr("metadata.ccr", &new.ccr).await?;
+
+        let now = self.now();
+        let actor = principal.actor();
+        let idempotency = new.request_id.clone().map(|key| IdempotencyKey {
+            scope: actor.clone(),
+            key,
+            fingerprint: fingerprint(&new),
+        });
+        let sla_seconds = match new.sla_seconds {
+            0 if queue.default_sla_seconds > 0 => queue.default_sla_seconds,
+            0 => self.config.default_sla_seconds,
+            given => given,
+        };
+        let mut ticket = Ticket {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: 0,
+            external_id: new.external_id.clone(),
+            subject: new.subject.clone(),
+            status: TicketStatus::Created,
+            status_reason: "created".into(),
+            status_changed_at: now,
+            priority: new.priority,
+            queue: new.queue.clone(),
+            channel: new.channel.clone(),
+            ticket_type: new.ticket_type.clone(),
+            source: new.source.clone(),
+            assignee: None,
+            last_assignee: None,
+            bot_id: new.bot_id.clone(),
+            customer: new.customer.clone(),
+            vendor: new.vendor.clone(),
+            content: new.content.clone(),
+            metadata: Metadata {
+                ccr: new.ccr.clone(),
+                local_ccr: new.local_ccr.clone(),
+                country: new.country.clone(),
+                language: new.language.clone(),
+                order_id: new.order_id.clone(),
+                entity_id: new.entity_id.clone(),
+                sla_seconds,
+                due_at: Some(now + chrono::Duration::seconds(sla_seconds)),
+                tags: new.tags.clone(),
+                ..Metadata::default()
+            },
+            escalation: None,
+            resolution: None,
+            rating: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut created = NewEvent::new(
+            EventType::Created,
+            json!({ "queue": ticket.queue, "channel": ticket.channel, "bot_id": ticket.bot_id }),
+        );
+        if let Some(message) = &new.initial_message {
+            created.payload["initial_message"] = json!(message);
+        }
+        created.version = 1;
+        let mut events = vec![created];
+        if new.close_immediately {
+            events.extend(lifecycle::apply(
+                &mut ticket,
+                Transition::Close {
+                    resolution: new.resolution.unwrap_or(ResolutionStatus::NoAction),
+                    resolution_reason: String::new(),
+                    status_reason: "raised and closed".into(),
+                },
+                &actor,
+                now,
+            )?);
+        }
+        match self
+            .store
+            .create_ticket(ticket, &actor, events, idempotency)
+            .await?
+        {
+            Created::New(ticket, events) => {
+                self.publish(&events);
+                Ok(ticket)
+            }
+            Created::Replayed(ticket) => Ok(ticket),
+        }
+    }
+
+    pub async fn get_ticket(&self, principal: &Principal, key: TicketKey) -> Result<Ticket> {
+        let mut v = Violations::new();
+        match &key {
+            TicketKey::Id(id) => v.id("id", id),
+            TicketKey::ExternalId(id) => v.id("external_id", id),
+            TicketKey::Number(number) if *number <= 0 => v.add("number", "must be positive"),
+            TicketKey::Number(_) => {}
+        }
+        v.finish()?;
+        let access = self.access(principal).await?;
+        self.load(&access, &key).await
+    }
+
+    pub async fn list_tickets(
+        &self,
+        principal: &Principal,
+        list: ListTickets,
+    ) -> Result<TicketPage> {
+        let access = self.access(principal).await?;
+        self.list_in_scope(access.scope, list).await
+    }
+
+    /// Tickets assigned to the calling agent (AgentService.ListMyTickets, REST /v1/tickets).
+    pub async fn list_my_tickets(
+        &self,
+        principal: &Principal,
+        mut list: ListTickets,
+    ) -> Result<TicketPage> {
+        let access = self.access(principal).await?;
+        access.require(
+            &[Role::Agent, Role::Supervisor, Role::Admin],
+            "list own tickets",
+        )?;
+        list.filter.assignee = Some(access.id().to_string());
+        self.list_in_scope(access.scope, list).await
+    }
+
+    async fn list_in_scope(
+        &self,
+        scope: crate::store::Scope,
+        list: ListTickets,
+    ) -> Result<TicketPage> {
+        let mut v = Violations::new();
+        v.page_size("page_size", list.page_size);
+        check_filter(&mut v, &list.filter);
+        v.finish()?;
+        let query_key = format!("{:?}|{:?}|{:?}", list.filter, list.order, scope);
+        let after = paging::decode(&list.page_token, &query_key, "page_token")?;
+        let limit = if list.page_size == 0 {
+            50
+        } else {
+            list.page_size
+        };
+        let now = self.now();
+        let mut query = TicketQuery {
+            filter: list.filter,
+            scope,
+            order: list.order,
+            after,
+            limit: limit + 1,
+            offset: 0,
+            now,
+        };
+        let mut tickets = self.store.list_tickets(&query).await?;
+        let next_page_token = if tickets.len() as i64 > limit {
+            tickets.truncate(limit as usize);
+            tickets
+                .last()
+                .map(|last| paging::encode(query.order.cursor_of(last), &query_key))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let total_size = if list.include_total_size {
+            query.after = None;
+            Some(
+                self.store
+                    .count_tickets(&query.filter, &query.scope, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(TicketPage {
+            tickets,
+            next_page_token,
+            total_size,
+        })
+    }
+
+    /// Validates and applies one lifecycle change with optimistic concurrency: reload and
+    /// retry when another change won, unless the caller pinned `expected_version`.
+    #[tracing::instrument(skip_all, fields(ticket_id, transition = transition.name()))]
+    pub async fn change_ticket(
+        &self,
+        principal: &Principal,
+        ticket_id: &str,
+        expected_version: i64,
+        transition: Transition,
+    ) -> Result<Ticket> {
+        let mut v = Violations::new();
+        v.id("ticket_id", ticket_id);
+        if expected_version < 0 {
+            v.add("expected_version", "must not be negative");
+        }
+        check_transition(&mut v, &transition);
+        v.finish()?;
+        tracing::Span::current().record("ticket_id", ticket_id);
+        let access = self.access(principal).await?;
+        self.check_references(&transition).await?;
+        let actor = principal.actor();
+        let key = TicketKey::Id(ticket_id.to_string());
+        for _ in 0..MAX_ATTEMPTS {
+            let mut ticket = self.load(&access, &key).await?;
+            access.can_apply(&ticket, &transition)?;
+            if expected_version > 0 && ticket.version != expected_version {
+                return Err(version_mismatch(&ticket, expected_version));
+            }
+            let previous = ticket.version;
+            let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
+            match self
+                .store
+                .update_ticket(&ticket, previous, &actor, events)
+                .await?
+            {
+                Some(events) => {
+                    self.publish(&events);
+                    return Ok(ticket);
+                }
+                None if expected_version > 0 => {
+                    return Err(Error::Aborted(format!(
+                        "ticket {ticket_id} changed concurrently; expected version {expected_version}"
+                    )));
+                }
+                None => continue,
+            }
+        }
+        Err(Error::Aborted(format!(
+            "ticket {ticket_id} is changing too often; retry"
+        )))
+    }
+
+    /// References a transition names must exist.
+    async fn check_references(&self, transition: &Transition) -> Result<()> {
+        match transition {
+            Transition::Assign { agent } => self.check_agent("agent_id", agent).await,
+            Transition::Reassign { agent, .. } => self.check_agent("agent_id", agent).await,
+            Transition::Transfer { queue, .. } => {
+                self.check_queue("queue_id", queue).await.map(drop)
+            }
+            Transition::Escalate {
+                department,
+                to_agent,
+                ..
+            } => {
+                if !department.is_empty() && self.store.get_department(department).await?.is_none()
+                {
+                    return Err(Error::invalid(
+                        "department",
+                        format!("unknown escalation department {department}"),
+                    ));
+                }
+                if !to_agent.is_empty() {
+                    self.check_agent("to_agent", to_agent).await?;
+                }
+                Ok(())
+            }
+            Transition::Handoff { queue, agent, .. } => {
+                if let Some(queue) = queue {
+                    self.check_queue("queue_id", queue).await?;
+                }
+                if let Some(agent) = agent {
+                    self.check_agent("agent_id", agent).await?;
+                }
+                Ok(())
+            }
+            Transition::Update(patch) => match &patch.ccr {
+                Some(ccr) => self.check_ccr("ticket.metadata.ccr", ccr).await,
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Records an external workflow's progress; returns the event.
+    pub async fn record_workflow_event(
+        &self,
+        principal: &Principal,
+        ticket_id: &str,
+        expected_version: i64,
+        transition: Transition,
+    ) -> Result<TicketEvent> {
+        let ticket = self
+            .change_ticket(principal, ticket_id, expected_version, transition)
+            .await?;
+        let events = self.store.list_events(&ticket.id, 0, i64::MAX).await?;
+        events
+            .into_iter()
+            .rev()
+            .find(|event| event.version == ticket.version)
+            .ok_or_else(|| Error::Internal("recorded event not found".into()))
+    }
+
+    pub async fn list_ticket_events(
+        &self,
+        principal: &Principal,
+        ticket_id: &str,
+        page_size: i64,
+        page_token: &str,
+    ) -> Result<EventPage> {
+        let mut v = Violations::new();
+        v.id("ticket_id", ticket_id);
+        v.page_size("page_size", page_size);
+        v.finish()?;
+        let access = self.access(principal).await?;
+        if access.role == Role::Customer {
+            return Err(Error::PermissionDenied(
+                "customers may not read the audit trail".into(),
+            ));
+        }
+        let ticket = self
+            .load(&access, &TicketKey::Id(ticket_id.to_string()))
+            .await?;
+        let after = paging::decode(page_token, &ticket.id, "page_token")?.map_or(0, |c| c.number);
+        let limit = if page_size == 0 { 100 } else { page_size };
+        let mut events = self.store.list_events(&ticket.id, after, limit + 1).await?;
+        let next_page_token = if events.len() as i64 > limit {
+            events.truncate(limit as usize);
+            let last = events.last().map_or(0, |e| e.id);
+            paging::encode(
+                crate::store::Cursor {
+                    sort_value: 0,
+                    number: last,
+                },
+                &ticket.id,
+            )
+        } else {
+            String::new()
+        };
+        Ok(EventPage {
+            events,
+            next_page_token,
+        })
+    }
+
+    /// A customer's tickets, newest first (seed 000's `TicketHistoryResponse`).
+    pub async fn customer_history(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        ticket_id: &str,
+        page: i64,
+        page_size: i64,
+    ) -> Result<HistoryPage> {
+        let mut v = Violations::new();
+        v.optional_id("customer_id", customer_id);
+        v.optional_id("ticket_id", ticket_id);
+        if customer_id.is_empty() && ticket_id.is_empty() {
+            v.add("customer_id", "customer_id or ticket_id is required");
+        }
+        if !(0..=1_000_000).contains(&page) {
+            v.add("page", "must be between 0 and 1000000");
+        }
+        v.page_size("page_size", page_size);
+        v.finish()?;
+        let access = self.access(principal).await?;
+        let customer_id = if ticket_id.is_empty() {
+            // Without a ticket to anchor it, only principals who see every queue may browse.
+            let browses_all = matches!(access.role, Role::Admin | Role::Service | Role::Supervisor);
+            let own = access.role == Role::Customer && access.id() == customer_id;
+            if !browses_all && !own {
+                return Err(Error::PermissionDenied(
+                    "give a ticket_id you can see to read its customer's history".into(),
+                ));
+            }
+            customer_id.to_string()
+        } else {
+            let ticket = self
+                .load(&access, &TicketKey::Id(ticket_id.to_string()))
+                .await?;
+            ticket.customer.id
+        };
+        let page = page.max(1);
+        let page_size = if page_size == 0 { 10 } else { page_size };
+        let filter = TicketFilter {
+            customer_id: Some(customer_id),
+            ..TicketFilter::default()
+        };
+        let scope = match access.role {
+            Role::Customer => access.scope.clone(),
+            _ => crate::store::Scope::All,
+        };
+        let now = self.now();
+        let query = TicketQuery {
+            filter,
+            scope,
+            order: TicketOrder::CreatedDesc,
+            after: None,
+            limit: page_size,
+            offset: (page - 1) * page_size,
+            now,
+        };
+        let tickets = self.store.list_tickets(&query).await?;
+        let total_size = self
+            .store
+            .count_tickets(&query.filter, &query.scope, now)
+            .await?;
+        Ok(HistoryPage {
+            tickets,
+            page,
+            page_size,
+            total_size,
+        })
+    }
+
+    pub async fn list_resolution_statuses(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<ResolutionStatus>> {
+        self.access(principal).await?;
+        self.store.list_resolution_statuses().await
+    }
+
+    pub async fn list_departments(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<EscalationDepartment>> {
+        self.access(principal).await?;
+        self.store.list_departments().await
+    }
+
+    pub async fn upsert_department(
+        &self,
+        principal: &Principal,
+        department: EscalationDepartment,
+    ) -> Result<EscalationDepartment> {
+        let mut v = Violations::new();
+        v.id("department.id", &department.id);
+        v.required_text("department.label", &department.label, MAX_NAME_LEN);
+        v.finish()?;
+        self.access(principal)
+            .await?
+            .require(&[Role::Admin], "manage departments")?;
+        self.store.upsert_department(&department).await?;
+        Ok(department)
+    }
+
+    pub async fn list_queues(&self, principal: &Principal) -> Result<Vec<Queue>> {
+        self.access(principal).await?;
+        self.store.list_queues().await
+    }
+
+    pub async fn upsert_queue(&self, principal: &Principal, queue: Queue) -> Result<Queue> {
+        let mut v = Violations::new();
+        v.id("queue.id", &queue.id);
+        v.required_text("queue.name", &queue.name, MAX_NAME_LEN);
+        v.text("queue.language", &queue.language, MAX_ID_LEN);
+        if !(0..=365 * 24 * 3600).contains(&queue.default_sla_seconds) {
+            v.add(
+                "queue.default_sla_seconds",
+                "must be between 0 and one year",
+            );
+        }
+        v.finish()?;
+        self.access(principal)
+            .await?
+            .require(&[Role::Admin], "manage queues")?;
+        self.store.upsert_queue(&queue).await?;
+        Ok(queue)
+    }
+
+    pub async fn queue_stats(
+        &self,
+        principal: &Principal,
+        queue_id: &str,
+        ticket_id: &str,
+    ) -> Result<QueueStats> {
+        let mut v = Violations::new();
+        v.id("queue_id", queue_id);
+        v.optional_id("ticket_id", ticket_id);
+        v.finish()?;
+        let access = self.access(principal).await?;
+        self.check_queue("queue_id", queue_id).await?;
+        let ticket_id = non_empty(ticket_id);
+        if let Some(ticket_id) = &ticket_id {
+            self.load(&access, &TicketKey::Id(ticket_id.clone()))
+                .await?;
+        } else if access.role == Role::Customer {
+            return Err(Error::PermissionDenied(
+                "customers may only ask for their own ticket's position".into(),
+            ));
+        }
+        self.store.queue_stats(queue_id, ticket_id.as_deref()).await
+    }
+
+    /// Streams events after `after_event_id` (0: from now on) matching `watch` within the
+    /// principal's scope. Reads from the store, so a slow client only delays itself and a
+    /// reconnecting one misses nothing.
+    pub async fn watch_tickets(
+        &self,
+        principal: &Principal,
+        watch: WatchFilter,
+        after_event_id: i64,
+    ) -> Result<ReceiverStream<Result<(TicketEvent, Ticket)>>> {
+        let mut v = Violations::new();
+        v.list("queues", &watch.queues, MAX_ID_LEN);
+        if let Some(assignee) = &watch.assignee {
+            v.optional_id("assignee", assignee);
+        }
+        if let Some(ticket_id) = &watch.ticket_id {
+            v.optional_id("ticket_id", ticket_id);
+        }
+        if after_event_id < 0 {
+            v.add("after_event_id", "must not be negative");
+        }
+        v.finish()?;
+        let access = self.access(principal).await?;
+        let mut last = if after_event_id == 0 {
+            self.store.last_event_id().await?
+        } else {
+            after_event_id
+        };
+        let (tx, rx) = mpsc::channel(self.config.stream_buffer);
+        let app = self.clone();
+        let mut latest = self.latest_event.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let batch = match app
+                    .store
+                    .watch_events(last, &watch, &access.scope, 256)
+                    .await
+                {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        let _ = tx.send(Err(error)).await;
+                        return;
+                    }
+                };
+                let caught_up = batch.len() < 256;
+                for item in batch {
+                    last = item.0.id;
+                    tokio::select! {
+                        sent = tx.send(Ok(item)) => if sent.is_err() { return },
+                        _ = app.shutdown.cancelled() => return,
+                    }
+                }
+                if caught_up {
+                    tokio::select! {
+                        changed = latest.changed() => if changed.is_err() { return },
+                        _ = tx.closed() => return,
+                        _ = app.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+}
+
+fn version_mismatch(ticket: &Ticket, expected: i64) -> Error {
+    Error::Aborted(format!(
+        "ticket {} is at version {}, not {expected}",
+        ticket.id, ticket.version
+    ))
+}
+
+fn check_filter(v: &mut Violations, filter: &TicketFilter) {
+    v.list("filter.queues", &filter.queues, MAX_ID_LEN);
+    v.list("filter.channels", &filter.channels, MAX_ID_LEN);
+    v.list("filter.types", &filter.types, MAX_ID_LEN);
+    v.list("filter.sources", &filter.sources, MAX_ID_LEN);
+    v.list("filter.languages", &filter.languages, MAX_ID_LEN);
+    for (field, value) in [
+        ("filter.assignee", &filter.assignee),
+        ("filter.customer_id", &filter.customer_id),
+        ("filter.country", &filter.country),
+        ("filter.department", &filter.department),
+        ("filter.ccr", &filter.ccr),
+        ("filter.order_id", &filter.order_id),
+        ("filter.tag", &filter.tag),
+    ] {
+        if let Some(value) = value {
+            v.optional_id(field, value);
+        }
+    }
+    if let Some(text) = &filter.text {
+        v.text("filter.text", text, MAX_NAME_LEN);
+    }
+    if filter.min_priority.is_some_and(|p| !(0..=4).contains(&p)) {
+        v.add("filter.min_priority", "must be between 0 and 4");
+    }
+    if filter.number.is_some_and(|n| n <= 0) {
+        v.add("filter.number", "must be positive");
+    }
+    if filter.unassigned && filter.assignee.is_some() {
+        v.add(
+            "filter.unassigned",
+            "cannot be combined with filter.assignee",
+        );
+    }
+}
+
+/// Field checks of each transition's input, named as in the gRPC requests.
+fn check_transition(v: &mut Violations, transition: &Transition) {
+    match transition {
+        Transition::Assign { agent } => v.id("agent_id", agent),
+        Transition::Reassign { agent, reason } => {
+            v.id("agent_id", agent);
+            v.text("reason", reason, MAX_TEXT_LEN);
+        }
+        Transition::Transfer { queue, reason } => {
+            v.id("queue_id", queue);
+            v.text("reason", reason, MAX_TEXT_LEN);
+        }
+        Transition::Escalate {
+            department,
+            to_agent,
+            status_reason,
+            resolution_reason,
+        } => {
+            v.optional_id("department", department);
+            v.optional_id("to_agent", to_agent);
+            if department.is_empty() && to_agent.is_empty() {
+                v.add("department", "department or to_agent is required");
+            }
+            v.text("status_reason", status_reason, MAX_TEXT_LEN);
+            v.text("resolution_reason", resolution_reason, MAX_TEXT_LEN);
+        }
+        Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
+        Transition::Resume => {}
+        Transition::Handoff {
+            queue,
+            agent,
+            reason,
+        } => {
+            if let Some(queue) = queue {
+                v.optional_id("queue_id", queue);
+            }
+            if let Some(agent) = agent {
+                v.optional_id("agent_id", agent);
+            }
+            v.text("reason", reason, MAX_TEXT_LEN);
+        }
+        Transition::Close {
+            resolution_reason,
+            status_reason,
+            ..
+        } => {
+            v.text("resolution_reason", resolution_reason, MAX_TEXT_LEN);
+            v.text("status_reason", status_reason, MAX_TEXT_LEN);
+        }
+        Transition::Reopen { reason, .. } => v.text("reason", reason, MAX_TEXT_LEN),
+        Transition::Rate { score, comment } => {
+            if !(1..=5).contains(score) {
+                v.add("score", "must be between 1 and 5");
+            }
+            v.text("comment", comment, MAX_TEXT_LEN);
+        }
+        Transition::Link { link } => {
+            v.id("link.ticket_id", &link.ticket_id);
+            v.text("link.reason", &link.reason, MAX_TEXT_LEN);
+        }
+        Transition::Workflow {
+            event_type,
+            workflow,
+            details,
+        } => {
+            if !crate::domain::event::WORKFLOW_EVENT_TYPES.contains(event_type) {
+                v.add("type", "must be WORKFLOW_PENDING, WORKFLOW_DONE or ERROR");
+            }
+            v.id("workflow", workflow);
+            check_content(v, "details", details);
+        }
+        Transition::Update(patch) => check_patch(v, patch),
+    }
+}
+
+fn check_patch(v: &mut Violations, patch: &TicketPatch) {
+    if patch == &TicketPatch::default() {
+        v.add("update_mask", "must name at least one field");
+    }
+    if let Some(subject) = &patch.subject {
+        v.text("ticket.subject", subject, MAX_SUBJECT_LEN);
+    }
+    if let Some(priority) = patch.priority {
+        check_priority(v, "ticket.priority", priority);
+    }
+    if let Some(ticket_type) = &patch.ticket_type {
+        v.optional_id("ticket.type", ticket_type);
+    }
+    if let Some(tags) = &patch.tags {
+        check_tags(v, "ticket.metadata.tags", tags);
+    }
+    if let Some(content) = &patch.content {
+        check_content(v, "ticket.content", content);
+    }
+    if let Some(ccr) = &patch.ccr {
+        v.id("ticket.metadata.ccr", ccr);
+    }
+    if let Some(local_ccr) = &patch.local_ccr {
+        v.text("ticket.metadata.local_ccr", local_ccr, MAX_NAME_LEN);
+    }
+    if let Some((order_id, entity_id)) = &patch.order {
+        v.optional_id("ticket.metadata.order_id", order_id);
+        v.optional_id("ticket.metadata.entity_id", entity_id);
+        if !order_id.is_empty() && entity_id.is_empty() {
+            v.add(
+                "ticket.metadata.entity_id",
+                "is required when setting an order id",
+            );
+        }
+    }
+    if let Some(language) = &patch.language {
+        v.id("ticket.metadata.language", language);
+    }
+}

@@ -1,0 +1,303 @@
+//! Configuration: clap flags with `CASEWORK_*` environment equivalents (flags win), validated
+//! once. Secrets are redacted from `Debug`.
+use crate::error::{Error, Result};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://casework.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "casework",
+    version,
+    about = "Case-management backend for chat-first customer support"
+)]
+pub struct Cli {
+    /// Log filter, e.g. `info` or `casework=debug`.
+    #[arg(long, env = "CASEWORK_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log format: `text` or `json` (JSON lines).
+    #[arg(
+        long,
+        env = "CASEWORK_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate, then serve gRPC, grpc-web and the operator endpoints on one port.
+    Serve(ServeArgs),
+    /// Run the migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print a signed bearer token (same secret resolution as `serve`).
+    Token(TokenArgs),
+}
+
+#[derive(Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(long, env = "CASEWORK_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &redact_url(&self.database_url))
+            .finish()
+    }
+}
+
+#[derive(Clone, Args)]
+pub struct SecretArgs {
+    /// HS256 secret for bearer tokens. Without it (and without a public key) a secret is
+    /// generated on first start and kept beside the database.
+    #[arg(long, env = "CASEWORK_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file of an Ed25519 (EdDSA) or RSA (RS256) public key to verify tokens with instead.
+    #[arg(long, env = "CASEWORK_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretArgs")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_public_key", &self.jwt_public_key)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CASEWORK_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// Load demo queues, departments, agent statuses and agents when the store is empty.
+    #[arg(long, env = "CASEWORK_DEMO")]
+    pub demo: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest gRPC message accepted, in bytes (RESOURCE_EXHAUSTED past it).
+    #[arg(long, env = "CASEWORK_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// HTTP/2 streams per connection.
+    #[arg(long, env = "CASEWORK_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 keepalive ping interval, seconds.
+    #[arg(long, env = "CASEWORK_KEEPALIVE_INTERVAL_SECS", default_value_t = 30)]
+    pub keepalive_interval_secs: u64,
+    /// HTTP/2 keepalive ping timeout, seconds.
+    #[arg(long, env = "CASEWORK_KEEPALIVE_TIMEOUT_SECS", default_value_t = 10)]
+    pub keepalive_timeout_secs: u64,
+    /// Largest header list accepted, in bytes.
+    #[arg(long, env = "CASEWORK_MAX_HEADER_LIST_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_list_bytes: u32,
+    /// Deadline of a unary call, seconds.
+    #[arg(long, env = "CASEWORK_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+/// Transport limits (DESIGN.md §9), resolved.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_concurrent_streams: u32,
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    pub max_header_list_bytes: u32,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_streams: 256,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_header_list_bytes: 16 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl LimitArgs {
+    pub fn resolve(&self) -> Result<Limits> {
+        if self.max_message_bytes == 0
+            || self.max_concurrent_streams == 0
+            || self.request_timeout_secs == 0
+        {
+            return Err(Error::invalid("limits", "limits must be positive"));
+        }
+        Ok(Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_concurrent_streams: self.max_concurrent_streams,
+            keepalive_interval: Duration::from_secs(self.keepalive_interval_secs),
+            keepalive_timeout: Duration::from_secs(self.keepalive_timeout_secs),
+            max_header_list_bytes: self.max_header_list_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Subject: agent id, customer id or service name.
+    #[arg(long)]
+    pub sub: String,
+    /// agent, supervisor, admin, service or customer.
+    #[arg(long)]
+    pub role: String,
+    /// Lifetime, e.g. `30m`, `1h`, `7d`.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` (a bare number is seconds).
+pub fn parse_ttl(ttl: &str) -> Result<i64> {
+    let ttl = ttl.trim();
+    let (number, unit) = ttl.split_at(ttl.find(|c: char| !c.is_ascii_digit()).unwrap_or(ttl.len()));
+    let number: i64 = number
+        .parse()
+        .map_err(|_| Error::invalid("ttl", "must look like 90s, 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86400,
+        _ => return Err(Error::invalid("ttl", "unit must be s, m, h or d")),
+    };
+    if seconds <= 0 || seconds > 366 * 86400 {
+        return Err(Error::invalid("ttl", "must be between 1s and 366d"));
+    }
+    Ok(seconds)
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Where the generated secret lives: beside a SQLite file, else in the working directory.
+pub fn secret_path(database_url: &str) -> PathBuf {
+    if let Some(rest) = database_url.strip_prefix("sqlite:") {
+        let file = rest
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if !file.is_empty() && !file.contains(":memory:") {
+            return PathBuf::from(format!("{file}.secret"));
+        }
+    }
+    PathBuf::from("casework.secret")
+}
+
+/// Reads the secret at `path`, creating it (random, mode 0600) on first use.
+pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().as_bytes().to_vec()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::Unavailable(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(secret.as_bytes())
+                .map_err(|e| Error::Unavailable(format!("cannot write {}: {e}", path.display())))?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(path),
+        Err(e) => Err(Error::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+impl SecretArgs {
+    pub fn authenticator(
+        &self,
+        database_url: &str,
+    ) -> Result<crate::transport::auth::Authenticator> {
+        use crate::transport::auth::Authenticator;
+        if let Some(path) = &self.jwt_public_key {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::invalid(
+                    "jwt_public_key",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            return Authenticator::public_key(&pem);
+        }
+        let secret = match &self.jwt_secret {
+            Some(secret) if secret.len() >= 16 => secret.as_bytes().to_vec(),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "jwt_secret",
+                    "must be at least 16 characters",
+                ));
+            }
+            None => load_or_create_secret(&secret_path(database_url))?,
+        };
+        Ok(Authenticator::hs256(&secret))
+    }
+}

@@ -1,0 +1,98 @@
+//! Demo reference data for `serve --demo`: queues, departments and agents of a small
+//! food-delivery support floor. Loaded only into an empty store.
+use crate::domain::{Agent, AgentRole, EscalationDepartment, Queue};
+use crate::error::Result;
+use crate::store::Store;
+
+pub async fn load(store: &dyn Store) -> Result<bool> {
+    if !store.is_empty().await? {
+        return Ok(false);
+    }
+    for (id, name, language, sla) in [
+        ("chat-sg-en", "chat-sg-en", "en", 900),
+        ("chat-de-de", "chat-de-de", "de", 900),
+        ("email-sg-en", "email-sg-en", "en", 86_400),
+        ("vendor-sg-en", "vendor-sg-en", "en", 3_600),
+    ] {
+        store
+            .upsert_queue(&Queue {
+                id: id.into(),
+                name: name.into(),
+                language: language.into(),
+                default_sla_seconds: sla,
+            })
+            .await?;
+    }
+    for (id, label) in [
+        ("partner-service", "Partner Service"),
+        ("corporate", "Corporate"),
+        ("payments", "Payments"),
+        ("logistics", "Logistics"),
+    ] {
+        store
+            .upsert_department(&EscalationDepartment {
+                id: id.into(),
+                label: label.into(),
+            })
+            .await?;
+    }
+    type DemoAgent<'a> = (
+        &'a str,
+        &'a str,
+        AgentRole,
+        &'a [&'a str],
+        &'a [&'a str],
+        i32,
+    );
+    let agents: [DemoAgent; 4] = [
+        (
+            "agent@example.com",
+            "Ada Agent",
+            AgentRole::Agent,
+            &["chat-sg-en", "email-sg-en"],
+            &["en"],
+            3,
+        ),
+        (
+            "agent.de@example.com",
+            "Dieter Agent",
+            AgentRole::Agent,
+            &["chat-de-de"],
+            &["de", "en"],
+            3,
+        ),
+        (
+            "supervisor@example.com",
+            "Sam Supervisor",
+            AgentRole::Supervisor,
+            &["chat-sg-en", "chat-de-de", "email-sg-en", "vendor-sg-en"],
+            &["en", "de"],
+            5,
+        ),
+        (
+            "admin@example.com",
+            "Alex Admin",
+            AgentRole::Admin,
+            &[],
+            &[],
+            0,
+        ),
+    ];
+    for (id, name, role, queues, languages, max_concurrent) in agents {
+        store
+            .upsert_agent(&Agent {
+                id: id.into(),
+                name: name.into(),
+                role,
+                status: "offline".into(),
+                status_alias: "Offline".into(),
+                last_login_at: None,
+                status_updated_at: None,
+                queues: queues.iter().map(|q| q.to_string()).collect(),
+                languages: languages.iter().map(|l| l.to_string()).collect(),
+                max_concurrent,
+            })
+            .await?;
+    }
+    Ok(true)
+}

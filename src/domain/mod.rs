@@ -1,0 +1,16 @@
+//! Plain-Rust domain: tickets, events, the lifecycle transition table, principals and
+//! reference data. Nothing here knows about tonic, sqlx, axum or tokio.
+pub mod event;
+pub mod lifecycle;
+pub mod principal;
+pub mod reference;
+pub mod ticket;
+
+pub use event::{EventType, NewEvent, TicketEvent};
+pub use lifecycle::Transition;
+pub use principal::{Principal, Role};
+pub use reference::{Agent, AgentRole, EscalationDepartment, Queue, ResolutionStatus};
+pub use ticket::{
+    Customer, CustomerIdentity, Escalation, LinkCategory, LinkIdType, Metadata, Rating, Resolution,
+    Ticket, TicketLink, TicketStatus, Vendor,
+};

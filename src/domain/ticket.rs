@@ -1,0 +1,175 @@
+//! The ticket aggregate as stored and as every transport sees it.
+use crate::clock::Time;
+use crate::domain::reference::ResolutionStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TicketStatus {
+    Created,
+    Assigned,
+    OnHold,
+    Escalated,
+    Closed,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 5] = [
+        TicketStatus::Created,
+        TicketStatus::Assigned,
+        TicketStatus::OnHold,
+        TicketStatus::Escalated,
+        TicketStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Created => "CREATED",
+            TicketStatus::Assigned => "ASSIGNED",
+            TicketStatus::OnHold => "ON_HOLD",
+            TicketStatus::Escalated => "ESCALATED",
+            TicketStatus::Closed => "CLOSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    pub fn is_open(self) -> bool {
+        self != TicketStatus::Closed
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomerIdentity {
+    pub channel: String,
+    pub social_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub identities: Vec<CustomerIdentity>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vendor {
+    pub id: String,
+    /// One of seed 000's `VerticalType` words, lower-case (`restaurants`, …); empty if unknown.
+    pub vertical: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkIdType {
+    Salesforce,
+    Pandacare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkCategory {
+    Escalated,
+    Refunded,
+    RefundPartial,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketLink {
+    pub ticket_id: String,
+    pub id_type: LinkIdType,
+    pub category: LinkCategory,
+    pub creator: String,
+    pub created_at: Time,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub ccr: String,
+    pub local_ccr: String,
+    pub country: String,
+    pub language: String,
+    pub order_id: String,
+    pub entity_id: String,
+    pub sla_seconds: i64,
+    pub due_at: Option<Time>,
+    pub tags: Vec<String>,
+    pub children_links: Vec<TicketLink>,
+    pub room_id: String,
+    pub assigned_at: Option<Time>,
+    pub picked_at: Option<Time>,
+    pub first_response_at: Option<Time>,
+    pub auto_close_warning_at: Option<Time>,
+    pub auto_close_at: Option<Time>,
+    pub chat_room_closed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub department: String,
+    pub from_agent: String,
+    pub to_agent: String,
+    pub at: Option<Time>,
+    pub status_reason: String,
+    pub resolution_reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub status: ResolutionStatus,
+    pub reason: String,
+    pub closed_by: String,
+    pub closed_at: Time,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    pub score: i32,
+    pub comment: String,
+    pub rated_at: Time,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: String,
+    pub number: i64,
+    pub external_id: Option<String>,
+    pub subject: String,
+    pub status: TicketStatus,
+    pub status_reason: String,
+    pub status_changed_at: Time,
+    pub priority: i32,
+    pub queue: String,
+    pub channel: String,
+    pub ticket_type: String,
+    pub source: String,
+    pub assignee: Option<String>,
+    /// The agent who last held the ticket (for reopen with `keep_assignee`).
+    pub last_assignee: Option<String>,
+    pub bot_id: Option<String>,
+    pub customer: Customer,
+    pub vendor: Option<Vendor>,
+    pub content: Map<String, Value>,
+    pub metadata: Metadata,
+    pub escalation: Option<Escalation>,
+    pub resolution: Option<Resolution>,
+    pub rating: Option<Rating>,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub version: i64,
+}
+
+impl Ticket {
+    /// Waiting for an agent in its queue: created, unassigned and not held by a bot.
+    pub fn is_waiting(&self) -> bool {
+        self.status == TicketStatus::Created && self.assignee.is_none() && self.bot_id.is_none()
+    }
+}

@@ -1,0 +1,79 @@
+//! The one error type of casework. Each transport maps it exactly once: `transport::grpc`
+//! to `tonic::Status` (with `google.rpc` details), later REST to the blueprint error body.
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `ticket.metadata.ccr`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input; every violation names its field.
+    #[error("invalid argument: {}", format_violations(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An illegal lifecycle transition or a rule the current state forbids.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// `expected_version` did not match (or a concurrent change won).
+    #[error("{0}")]
+    Aborted(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Never shown to clients in detail; logged where it is mapped.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+fn format_violations(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// A single-field `InvalidArgument`.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    /// Machine-readable reason for `google.rpc.ErrorInfo`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::AlreadyExists(_) => "ALREADY_EXISTS",
+            Error::FailedPrecondition(_) => "ILLEGAL_TRANSITION",
+            Error::Aborted(_) => "VERSION_MISMATCH",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::PermissionDenied(_) => "PERMISSION_DENIED",
+            Error::ResourceExhausted(_) => "RESOURCE_EXHAUSTED",
+            Error::Unavailable(_) => "UNAVAILABLE",
+            Error::Internal(_) | Error::Database(_) | Error::Migrate(_) => "INTERNAL",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,93 @@
+//! The `casework` binary: CLI → config → run. No logic lives here.
+use casework::app::{App, AppConfig};
+use casework::clock::{Clock, SystemClock};
+use casework::config::{Cli, Command, LogFormat, parse_ttl, redact_url};
+use casework::domain::Role;
+use casework::error::{Error, Result};
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let limits = args.limits.resolve()?;
+            let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
+            tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
+            let store = casework::store::connect(&args.database.database_url).await?;
+            if args.demo && casework::demo::load(store.as_ref()).await? {
+                tracing::info!("loaded demo reference data");
+            }
+            let app = App::new(store, Arc::new(SystemClock), AppConfig::default()).await?;
+            let server =
+                casework::server::start(app, authenticator, args.listen, limits, shutdown_signal())
+                    .await?;
+            server.wait().await
+        }
+        Command::Migrate(args) => {
+            let store = casework::store::connect(&args.database_url).await?;
+            store.close().await;
+            tracing::info!(database = %redact_url(&args.database_url), "migrations applied");
+            Ok(())
+        }
+        Command::Token(args) => {
+            let role = Role::parse(&args.role).ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    "must be agent, supervisor, admin, service or customer",
+                )
+            })?;
+            let ttl = parse_ttl(&args.ttl)?;
+            let authenticator = args.secret.authenticator(&args.database.database_url)?;
+            let token = authenticator.mint(&args.sub, role, SystemClock.now().timestamp(), ttl)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log, cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("casework: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! One listening port: gRPC, grpc-web (HTTP/1.1 too), reflection v1 and v1alpha,
+//! `grpc.health.v1`, `/healthz`, `/readyz`, `/metrics`. Graceful shutdown finishes in-flight
+//! calls and ends live streams.
+use crate::app::App;
+use crate::config::Limits;
+use crate::error::{Error, Result};
+use crate::pb;
+use crate::transport::auth::Authenticator;
+use crate::transport::grpc::{AuthInterceptor, PendingService, TicketApi};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+use tracing::Instrument;
+
+/// A server running in this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, ends streams, waits for in-flight calls to finish.
+    pub async fn stop(self) -> Result<()> {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .map_err(|e| Error::Internal(format!("server task: {e}")))?
+    }
+
+    /// Waits until the server ends by itself (or `shutdown` fires).
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .map_err(|e| Error::Internal(format!("server task: {e}")))?
+    }
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .map(|builder| builder.build_recorder())
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Binds `listen` and serves until `stop` is called or `signal` resolves.
+pub async fn start(
+    app: App,
+    authenticator: Arc<Authenticator>,
+    listen: SocketAddr,
+    limits: Limits,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningServer> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
+    let shutdown = CancellationToken::new();
+
+    let interceptor = AuthInterceptor(authenticator);
+    let max = limits.max_message_bytes;
+    let tickets = InterceptedService::new(
+        pb::ticket_service_server::TicketServiceServer::new(TicketApi::new(app.clone()))
+            .max_decoding_message_size(max),
+        interceptor.clone(),
+    );
+    let agents = InterceptedService::new(
+        pb::agent_service_server::AgentServiceServer::new(PendingService)
+            .max_decoding_message_size(max),
+        interceptor.clone(),
+    );
+    let conversations = InterceptedService::new(
+        pb::conversation_service_server::ConversationServiceServer::new(PendingService)
+            .max_decoding_message_size(max),
+        interceptor.clone(),
+    );
+    let ccr = InterceptedService::new(
+        pb::ccr_service_server::CcrServiceServer::new(PendingService)
+            .max_decoding_message_size(max),
+        interceptor,
+    );
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    for service in [
+        "casework.v1.TicketService",
+        "casework.v1.AgentService",
+        "casework.v1.ConversationService",
+        "casework.v1.CcrService",
+    ] {
+        health_reporter
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    let grpc = Routes::new(tickets)
+        .add_service(agents)
+        .add_service(conversations)
+        .add_service(ccr)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let http = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { prometheus().render() }))
+        .with_state(app.clone());
+    // grpc-web applies to the gRPC routes only: tonic-web refuses plain HTTP/1.1 requests.
+    let router = grpc
+        .into_axum_router()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .merge(http)
+        .layer(middleware::from_fn(observe));
+    prometheus();
+
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_max_header_list_size(limits.max_header_list_bytes)
+        .timeout(limits.request_timeout)
+        .concurrency_limit_per_connection(limits.max_concurrent_streams as usize)
+        .load_shed(true)
+        .add_routes(Routes::from(router));
+
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let incoming = TcpListenerStream::new(listener);
+        let stopped = {
+            let stop = stop.clone();
+            let app = app.clone();
+            async move {
+                tokio::select! {
+                    _ = stop.cancelled() => {},
+                    _ = signal => {},
+                }
+                tracing::info!("shutting down: finishing in-flight calls");
+                health_reporter
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
+                app.shutdown();
+            }
+        };
+        server
+            .serve_with_incoming_shutdown(incoming, stopped)
+            .await
+            .map_err(|e| Error::Unavailable(format!("server: {e}")))?;
+        app.store().close().await;
+        Ok(())
+    });
+    tracing::info!(%addr, "casework listening");
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+async fn readyz(State(app): State<App>) -> Response {
+    match app.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "store not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response()
+        }
+    }
+}
+
+/// Metric label for a path: known gRPC methods and operator routes by name, anything else
+/// as `other` so clients cannot grow the label set.
+fn method_label(path: &str) -> String {
+    if path.starts_with("/casework.v1.")
+        || path.starts_with("/grpc.")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    {
+        path.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+/// One span, one request counter, an error counter and a latency histogram per call. Also maps
+/// tonic's decoding failures (a client's fault) from INTERNAL / OUT_OF_RANGE to
+/// INVALID_ARGUMENT / RESOURCE_EXHAUSTED.
+async fn observe(request: Request, next: Next) -> Response {
+    let method = method_label(request.uri().path());
+    let span = tracing::info_span!("call", method = %method, status = tracing::field::Empty, latency_ms = tracing::field::Empty);
+    let start = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let headers = response.headers_mut();
+    let mut grpc_status = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok());
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let rewritten = match grpc_status {
+        Some(13)
+            if message.starts_with("failed%20to%20decode")
+                || message.starts_with("failed to decode") =>
+        {
+            Some(3)
+        }
+        Some(11)
+            if message.contains("message%20length%20too%20large")
+                || message.contains("message length too large") =>
+        {
+            Some(8)
+        }
+        _ => None,
+    };
+    if let Some(code) = rewritten {
+        headers.insert("grpc-status", HeaderValue::from(code));
+        grpc_status = Some(code);
+    }
+    let status = match grpc_status {
+        Some(code) => code.to_string(),
+        None => response.status().as_u16().to_string(),
+    };
+    let failed = grpc_status.is_some_and(|code| code != 0) || response.status().is_server_error();
+    let elapsed = start.elapsed();
+    metrics::counter!("casework_requests_total", "method" => method.clone()).increment(1);
+    if failed {
+        metrics::counter!("casework_request_errors_total", "method" => method.clone(), "status" => status.clone())
+            .increment(1);
+    }
+    metrics::histogram!("casework_request_duration_seconds", "method" => method)
+        .record(elapsed.as_secs_f64());
+    span.record("status", status.as_str());
+    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+    span.in_scope(|| tracing::info!("call finished"));
+    response
+}

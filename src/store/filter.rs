@@ -1,0 +1,225 @@
+//! Ticket filters, scopes and keyset ordering as SQL, shared by every backend through
+//! `sqlx::QueryBuilder` (which writes each database's placeholders).
+use super::{Cursor, Scope, TicketFilter, TicketOrder, WatchFilter};
+use crate::clock::{Time, to_micros};
+use sqlx::{Database, QueryBuilder};
+
+macro_rules! any_of {
+    ($qb:expr, $column:literal, $values:expr) => {
+        if !$values.is_empty() {
+            $qb.push(concat!(" AND ", $column, " IN ("));
+            let mut list = $qb.separated(", ");
+            for value in $values {
+                list.push_bind(value.to_string());
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Appends ` AND …` for every set field of `filter` (the query must already have a WHERE).
+pub fn push_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &TicketFilter, now: Time)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    any_of!(
+        qb,
+        "t.status",
+        filter
+            .statuses
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+    );
+    any_of!(qb, "t.queue", &filter.queues);
+    if let Some(assignee) = &filter.assignee {
+        qb.push(" AND t.assignee = ").push_bind(assignee.clone());
+    }
+    if filter.unassigned {
+        qb.push(" AND t.assignee IS NULL");
+    }
+    if filter.bot_held {
+        qb.push(" AND t.bot_id IS NOT NULL");
+    }
+    if let Some(customer_id) = &filter.customer_id {
+        qb.push(" AND t.customer_id = ")
+            .push_bind(customer_id.clone());
+    }
+    any_of!(qb, "t.channel", &filter.channels);
+    any_of!(qb, "t.ticket_type", &filter.types);
+    any_of!(qb, "t.source", &filter.sources);
+    any_of!(qb, "t.language", &filter.languages);
+    for (column, value) in [
+        (" AND t.country = ", &filter.country),
+        (" AND t.department = ", &filter.department),
+        (" AND t.ccr = ", &filter.ccr),
+        (" AND t.order_id = ", &filter.order_id),
+    ] {
+        if let Some(value) = value {
+            qb.push(column).push_bind(value.clone());
+        }
+    }
+    if let Some(tag) = &filter.tag {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ",
+        )
+        .push_bind(tag.clone())
+        .push(")");
+    }
+    if let Some(min_priority) = filter.min_priority {
+        qb.push(" AND t.priority >= ")
+            .push_bind(i64::from(min_priority));
+    }
+    if let Some(number) = filter.number {
+        qb.push(" AND t.number = ").push_bind(number);
+    }
+    for (clause, time) in [
+        (" AND t.created_at >= ", filter.created_after),
+        (" AND t.created_at < ", filter.created_before),
+        (" AND t.updated_at >= ", filter.updated_after),
+        (" AND t.updated_at < ", filter.updated_before),
+    ] {
+        if let Some(time) = time {
+            qb.push(clause).push_bind(to_micros(time));
+        }
+    }
+    if filter.overdue {
+        qb.push(" AND t.status <> 'CLOSED' AND t.due_at < ")
+            .push_bind(to_micros(now));
+    }
+    if filter.due_today {
+        let start = now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let end = start + chrono::Duration::days(1);
+        qb.push(" AND t.status <> 'CLOSED' AND t.due_at >= ")
+            .push_bind(to_micros(start))
+            .push(" AND t.due_at < ")
+            .push_bind(to_micros(end));
+    }
+    if let Some(text) = &filter.text {
+        let pattern = like_pattern(text);
+        qb.push(" AND (LOWER(t.subject) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(t.external_id, '')) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(t.order_id) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// Appends ` AND (…)` restricting rows to what `scope` may see.
+pub fn push_scope<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    match scope {
+        Scope::All => {}
+        Scope::Customer(id) => {
+            qb.push(" AND t.customer_id = ").push_bind(id.clone());
+        }
+        Scope::Agent {
+            id,
+            queues,
+            queue_wide,
+        } => {
+            qb.push(" AND (t.assignee = ").push_bind(id.clone());
+            if !queues.is_empty() {
+                qb.push(" OR (t.queue IN (");
+                let mut list = qb.separated(", ");
+                for queue in queues {
+                    list.push_bind(queue.clone());
+                }
+                qb.push(")");
+                if !queue_wide {
+                    qb.push(
+                        " AND t.status = 'CREATED' AND t.assignee IS NULL AND t.bot_id IS NULL",
+                    );
+                }
+                qb.push(")");
+            }
+            qb.push(")");
+        }
+    }
+}
+
+/// Appends the keyset condition and ORDER BY for `order`.
+pub fn push_order<'a, DB>(qb: &mut QueryBuilder<'a, DB>, order: TicketOrder, after: Option<Cursor>)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    // (column of the sort value, descending?, number descending?)
+    let (column, sort_desc, number_desc) = match order {
+        TicketOrder::CreatedDesc => (None, false, true),
+        TicketOrder::CreatedAsc => (None, false, false),
+        TicketOrder::PriorityDesc => (Some("t.priority"), true, false),
+        TicketOrder::UpdatedDesc => (Some("t.updated_at"), true, true),
+        TicketOrder::UpdatedAsc => (Some("t.updated_at"), false, false),
+    };
+    let cmp = |desc: bool| if desc { " < " } else { " > " };
+    if let Some(cursor) = after {
+        match column {
+            None => {
+                qb.push(" AND t.number")
+                    .push(cmp(number_desc))
+                    .push_bind(cursor.number);
+            }
+            Some(column) => {
+                qb.push(" AND (")
+                    .push(column)
+                    .push(cmp(sort_desc))
+                    .push_bind(cursor.sort_value)
+                    .push(" OR (")
+                    .push(column)
+                    .push(" = ")
+                    .push_bind(cursor.sort_value)
+                    .push(" AND t.number")
+                    .push(cmp(number_desc))
+                    .push_bind(cursor.number)
+                    .push("))");
+            }
+        }
+    }
+    let dir = |desc: bool| if desc { " DESC" } else { " ASC" };
+    qb.push(" ORDER BY ");
+    if let Some(column) = column {
+        qb.push(column).push(dir(sort_desc)).push(", ");
+    }
+    qb.push("t.number").push(dir(number_desc));
+}
+
+/// Appends ` AND …` for a stream's filter.
+pub fn push_watch<'a, DB>(qb: &mut QueryBuilder<'a, DB>, watch: &WatchFilter)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    any_of!(qb, "t.queue", &watch.queues);
+    if let Some(assignee) = &watch.assignee {
+        qb.push(" AND t.assignee = ").push_bind(assignee.clone());
+    }
+    if let Some(ticket_id) = &watch.ticket_id {
+        qb.push(" AND t.id = ").push_bind(ticket_id.clone());
+    }
+}

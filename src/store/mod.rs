@@ -1,0 +1,234 @@
+//! The storage seam: what the application needs from storage, in domain types. One
+//! implementation per database, chosen by URL scheme in [`connect`]; the app never knows which.
+mod filter;
+pub mod sqlite;
+
+use crate::clock::Time;
+use crate::domain::{
+    Agent, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket, TicketEvent,
+    TicketStatus,
+};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// How a ticket is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketKey {
+    Id(String),
+    Number(i64),
+    ExternalId(String),
+}
+
+/// Which tickets a principal may see; added to every listing and stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Customer(String),
+    /// Tickets assigned to `id`, plus tickets of `queues`: all of them when `queue_wide`
+    /// (supervisors), only the waiting ones otherwise (agents).
+    Agent {
+        id: String,
+        queues: Vec<String>,
+        queue_wide: bool,
+    },
+}
+
+/// ListTickets' filter in domain terms; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub statuses: Vec<TicketStatus>,
+    pub queues: Vec<String>,
+    pub assignee: Option<String>,
+    pub unassigned: bool,
+    pub bot_held: bool,
+    pub customer_id: Option<String>,
+    pub channels: Vec<String>,
+    pub types: Vec<String>,
+    pub sources: Vec<String>,
+    pub languages: Vec<String>,
+    pub country: Option<String>,
+    pub department: Option<String>,
+    pub ccr: Option<String>,
+    pub order_id: Option<String>,
+    pub tag: Option<String>,
+    pub min_priority: Option<i32>,
+    pub number: Option<i64>,
+    pub created_after: Option<Time>,
+    pub created_before: Option<Time>,
+    pub updated_after: Option<Time>,
+    pub updated_before: Option<Time>,
+    pub overdue: bool,
+    pub due_today: bool,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TicketOrder {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    PriorityDesc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+/// Keyset position: the last row's sort value (priority or updated_at micros) and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort_value: i64,
+    pub number: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketQuery {
+    pub filter: TicketFilter,
+    pub scope: Scope,
+    pub order: TicketOrder,
+    pub after: Option<Cursor>,
+    pub limit: i64,
+    /// Rows to skip (page-numbered listings such as customer history); 0 for keyset paging.
+    pub offset: i64,
+    /// "now" for `overdue` and `due_today`.
+    pub now: Time,
+}
+
+impl TicketOrder {
+    /// The cursor that continues after `ticket` in this order.
+    pub fn cursor_of(self, ticket: &Ticket) -> Cursor {
+        let sort_value = match self {
+            TicketOrder::PriorityDesc => i64::from(ticket.priority),
+            TicketOrder::UpdatedDesc | TicketOrder::UpdatedAsc => {
+                ticket.updated_at.timestamp_micros()
+            }
+            TicketOrder::CreatedDesc | TicketOrder::CreatedAsc => 0,
+        };
+        Cursor {
+            sort_value,
+            number: ticket.number,
+        }
+    }
+}
+
+/// An idempotency key for CreateTicket, scoped to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub scope: String,
+    pub key: String,
+    /// Hash of the request; the same key with another request is refused.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(Ticket, Vec<TicketEvent>),
+    /// The key was seen before with the same request: the ticket it created.
+    Replayed(Ticket),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    pub waiting_count: i64,
+    pub oldest_waiting_since: Option<Time>,
+    /// 1-based position of the asked ticket in routing order; 0 when it is not waiting.
+    pub position: i64,
+}
+
+/// What a stream follows: events of tickets matching these, visible in the scope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchFilter {
+    pub queues: Vec<String>,
+    pub assignee: Option<String>,
+    pub ticket_id: Option<String>,
+}
+
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    /// Inserts a new ticket (its `number` is assigned here) with its events, in one
+    /// transaction; honours the idempotency key.
+    async fn create_ticket(
+        &self,
+        ticket: Ticket,
+        actor: &str,
+        events: Vec<NewEvent>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created>;
+    async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>>;
+    /// Writes `ticket` and its events in one transaction if the stored version is still
+    /// `previous_version`; `Ok(None)` when another change won.
+    async fn update_ticket(
+        &self,
+        ticket: &Ticket,
+        previous_version: i64,
+        actor: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Option<Vec<TicketEvent>>>;
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>>;
+    async fn count_tickets(&self, filter: &TicketFilter, scope: &Scope, now: Time) -> Result<i64>;
+    async fn queue_stats(&self, queue_id: &str, ticket_id: Option<&str>) -> Result<QueueStats>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn list_events(
+        &self,
+        ticket_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TicketEvent>>;
+    /// Events after `after_id` whose ticket matches `watch` within `scope`, with the ticket.
+    async fn watch_events(
+        &self,
+        after_id: i64,
+        watch: &WatchFilter,
+        scope: &Scope,
+        limit: i64,
+    ) -> Result<Vec<(TicketEvent, Ticket)>>;
+    async fn last_event_id(&self) -> Result<i64>;
+}
+
+#[async_trait]
+pub trait ReferenceStore: Send + Sync {
+    async fn list_queues(&self) -> Result<Vec<Queue>>;
+    async fn get_queue(&self, id: &str) -> Result<Option<Queue>>;
+    async fn upsert_queue(&self, queue: &Queue) -> Result<()>;
+    async fn list_departments(&self) -> Result<Vec<EscalationDepartment>>;
+    async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>>;
+    async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()>;
+    async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>>;
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>>;
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
+    async fn upsert_agent_status(
+        &self,
+        name: &str,
+        alias: &str,
+        receives_tickets: bool,
+    ) -> Result<()>;
+    /// Whether `code` is a level-3 CCR of the taxonomy.
+    async fn is_ccr_leaf(&self, code: &str) -> Result<bool>;
+    async fn is_empty(&self) -> Result<bool>;
+}
+
+/// The whole seam.
+#[async_trait]
+pub trait Store: TicketStore + EventStore + ReferenceStore {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    async fn close(&self);
+}
+
+/// Opens the store named by `url` (`sqlite://…`; `postgres://…` follows) and migrates it.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(Error::Unavailable(
+            "the PostgreSQL store is not built yet; use a sqlite:// URL".into(),
+        ))
+    } else {
+        Err(Error::invalid(
+            "database_url",
+            "must start with sqlite: or postgres:",
+        ))
+    }
+}

@@ -1,0 +1,595 @@
+//! The SQLite store: WAL, `synchronous=FULL`, one writer connection (so no caller ever sees
+//! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
+use super::filter::{push_filter, push_order, push_scope, push_watch};
+use super::{
+    Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Scope, Store, TicketFilter,
+    TicketKey, TicketQuery, TicketStore, WatchFilter,
+};
+use crate::clock::{from_micros, to_micros};
+use crate::domain::{
+    Agent, AgentRole, EscalationDepartment, EventType, NewEvent, Queue, ResolutionStatus, Ticket,
+    TicketEvent,
+};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    /// Exactly one connection: all writes are serialised through it.
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+}
+
+fn decode_ticket(doc: &str) -> Result<Ticket> {
+    serde_json::from_str(doc).map_err(|e| Error::Internal(format!("corrupt ticket document: {e}")))
+}
+
+fn encode_ticket(ticket: &Ticket) -> Result<String> {
+    serde_json::to_string(ticket).map_err(|e| Error::Internal(format!("ticket encoding: {e}")))
+}
+
+fn decode_event(row: &SqliteRow) -> Result<TicketEvent> {
+    let event_type: String = row.try_get("event_type")?;
+    let payload: String = row.try_get("payload")?;
+    Ok(TicketEvent {
+        id: row.try_get("id")?,
+        ticket_id: row.try_get("ticket_id")?,
+        event_type: EventType::parse(&event_type)
+            .ok_or_else(|| Error::Internal(format!("unknown event type {event_type}")))?,
+        actor: row.try_get("actor")?,
+        at: from_micros(row.try_get("at")?),
+        version: row.try_get("version")?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+/// Turns a unique-constraint violation on `external_id` into `AlreadyExists`.
+fn on_constraint(error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+        && db.message().contains("external_id")
+    {
+        return Error::AlreadyExists("a ticket with this external_id already exists".into());
+    }
+    Error::Database(error)
+}
+
+/// Binds the indexed columns of `ticket` in table order after `id`.
+fn ticket_columns<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ticket: &Ticket,
+    doc: String,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(ticket.external_id.clone())
+        .bind(ticket.status.as_str())
+        .bind(ticket.priority)
+        .bind(ticket.queue.clone())
+        .bind(ticket.channel.clone())
+        .bind(ticket.ticket_type.clone())
+        .bind(ticket.source.clone())
+        .bind(ticket.assignee.clone())
+        .bind(ticket.bot_id.clone())
+        .bind(ticket.customer.id.clone())
+        .bind(ticket.metadata.language.clone())
+        .bind(ticket.metadata.country.clone())
+        .bind(
+            ticket
+                .escalation
+                .as_ref()
+                .map(|e| e.department.clone())
+                .filter(|d| !d.is_empty()),
+        )
+        .bind(ticket.metadata.ccr.clone())
+        .bind(ticket.metadata.order_id.clone())
+        .bind(ticket.subject.clone())
+        .bind(to_micros(ticket.created_at))
+        .bind(to_micros(ticket.updated_at))
+        .bind(ticket.metadata.due_at.map(to_micros))
+        .bind(ticket.version)
+        .bind(doc)
+}
+
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    ticket: &Ticket,
+    actor: &str,
+    events: Vec<NewEvent>,
+) -> Result<Vec<TicketEvent>> {
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&ticket.id)
+        .bind(event.event_type.as_str())
+        .bind(actor)
+        .bind(to_micros(ticket.updated_at))
+        .bind(event.version)
+        .bind(event.payload.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        stored.push(TicketEvent {
+            id,
+            ticket_id: ticket.id.clone(),
+            event_type: event.event_type,
+            actor: actor.to_string(),
+            at: ticket.updated_at,
+            version: event.version,
+            payload: event.payload,
+        });
+    }
+    Ok(stored)
+}
+
+async fn write_tags(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()> {
+    sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = ?")
+        .bind(&ticket.id)
+        .execute(&mut *conn)
+        .await?;
+    for tag in &ticket.metadata.tags {
+        sqlx::query("INSERT OR IGNORE INTO ticket_tags (tag, ticket_id) VALUES (?, ?)")
+            .bind(tag)
+            .bind(&ticket.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TicketStore for SqliteStore {
+    async fn create_ticket(
+        &self,
+        mut ticket: Ticket,
+        actor: &str,
+        events: Vec<NewEvent>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created> {
+        let mut tx = self.write.begin().await?;
+        if let Some(key) = &idempotency {
+            let seen: Option<(String, String)> = sqlx::query_as(
+                "SELECT i.fingerprint, t.doc FROM idempotency_keys i JOIN tickets t ON t.id = i.ticket_id \
+                 WHERE i.scope = ? AND i.key = ?",
+            )
+            .bind(&key.scope)
+            .bind(&key.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((fingerprint, doc)) = seen {
+                if fingerprint != key.fingerprint {
+                    return Err(Error::AlreadyExists(
+                        "request_id was already used for a different request".into(),
+                    ));
+                }
+                return Ok(Created::Replayed(decode_ticket(&doc)?));
+            }
+        }
+        ticket.number = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets")
+            .fetch_one(&mut *tx)
+            .await?;
+        let doc = encode_ticket(&ticket)?;
+        ticket_columns(
+            sqlx::query(
+                "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
+                 ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
+                 ccr, order_id, subject, created_at, updated_at, due_at, version, doc) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(ticket.id.clone())
+            .bind(ticket.number),
+            &ticket,
+            doc,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(on_constraint)?;
+        write_tags(&mut tx, &ticket).await?;
+        if let Some(key) = &idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&key.scope)
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(&ticket.id)
+            .bind(to_micros(ticket.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stored = insert_events(&mut tx, &ticket, actor, events).await?;
+        tx.commit().await?;
+        Ok(Created::New(ticket, stored))
+    }
+
+    async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
+        let query = match key {
+            TicketKey::Id(id) => {
+                sqlx::query_scalar("SELECT doc FROM tickets WHERE id = ?").bind(id.clone())
+            }
+            TicketKey::Number(number) => {
+                sqlx::query_scalar("SELECT doc FROM tickets WHERE number = ?").bind(*number)
+            }
+            TicketKey::ExternalId(id) => {
+                sqlx::query_scalar("SELECT doc FROM tickets WHERE external_id = ?").bind(id.clone())
+            }
+        };
+        let doc: Option<String> = query.fetch_optional(&self.read).await?;
+        doc.as_deref().map(decode_ticket).transpose()
+    }
+
+    async fn update_ticket(
+        &self,
+        ticket: &Ticket,
+        previous_version: i64,
+        actor: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Option<Vec<TicketEvent>>> {
+        let doc = encode_ticket(ticket)?;
+        let mut tx = self.write.begin().await?;
+        let updated = ticket_columns(
+            sqlx::query(
+                "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
+                 ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
+                 country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
+                 updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+            ),
+            ticket,
+            doc,
+        )
+        .bind(&ticket.id)
+        .bind(previous_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_constraint)?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        write_tags(&mut tx, ticket).await?;
+        let stored = insert_events(&mut tx, ticket, actor, events).await?;
+        tx.commit().await?;
+        Ok(Some(stored))
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT t.doc FROM tickets t WHERE 1 = 1");
+        push_filter(&mut qb, &query.filter, query.now);
+        push_scope(&mut qb, &query.scope);
+        push_order(&mut qb, query.order, query.after);
+        qb.push(" LIMIT ").push_bind(query.limit);
+        qb.push(" OFFSET ").push_bind(query.offset);
+        let docs: Vec<String> = qb.build_query_scalar().fetch_all(&self.read).await?;
+        docs.iter().map(|doc| decode_ticket(doc)).collect()
+    }
+
+    async fn count_tickets(
+        &self,
+        filter: &TicketFilter,
+        scope: &Scope,
+        now: crate::clock::Time,
+    ) -> Result<i64> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tickets t WHERE 1 = 1");
+        push_filter(&mut qb, filter, now);
+        push_scope(&mut qb, scope);
+        Ok(qb.build_query_scalar().fetch_one(&self.read).await?)
+    }
+
+    async fn queue_stats(&self, queue_id: &str, ticket_id: Option<&str>) -> Result<QueueStats> {
+        const WAITING: &str =
+            "queue = ? AND status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL";
+        let (waiting_count, oldest): (i64, Option<i64>) = sqlx::query_as(&format!(
+            "SELECT COUNT(*), MIN(created_at) FROM tickets WHERE {WAITING}"
+        ))
+        .bind(queue_id)
+        .fetch_one(&self.read)
+        .await?;
+        let mut position = 0;
+        if let Some(ticket_id) = ticket_id {
+            let key: Option<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT priority, number FROM tickets WHERE id = ? AND {WAITING}"
+            ))
+            .bind(ticket_id)
+            .bind(queue_id)
+            .fetch_optional(&self.read)
+            .await?;
+            if let Some((priority, number)) = key {
+                let ahead: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM tickets WHERE {WAITING} \
+                     AND (priority > ? OR (priority = ? AND number < ?))"
+                ))
+                .bind(queue_id)
+                .bind(priority)
+                .bind(priority)
+                .bind(number)
+                .fetch_one(&self.read)
+                .await?;
+                position = ahead + 1;
+            }
+        }
+        Ok(QueueStats {
+            waiting_count,
+            oldest_waiting_since: oldest.map(from_micros),
+            position,
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn list_events(
+        &self,
+        ticket_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TicketEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, event_type, actor, at, version, payload FROM ticket_events \
+             WHERE ticket_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(ticket_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn watch_events(
+        &self,
+        after_id: i64,
+        watch: &WatchFilter,
+        scope: &Scope,
+        limit: i64,
+    ) -> Result<Vec<(TicketEvent, Ticket)>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT e.id, e.ticket_id, e.event_type, e.actor, e.at, e.version, e.payload, t.doc \
+             FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE e.id > ",
+        );
+        qb.push_bind(after_id);
+        push_watch(&mut qb, watch);
+        push_scope(&mut qb, scope);
+        qb.push(" ORDER BY e.id LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|row| Ok((decode_event(row)?, decode_ticket(row.try_get("doc")?)?)))
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM ticket_events")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+}
+
+fn decode_agent(row: &SqliteRow) -> Result<Agent> {
+    let role: String = row.try_get("role")?;
+    let queues: String = row.try_get("queues")?;
+    let languages: String = row.try_get("languages")?;
+    Ok(Agent {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
+        status: row.try_get("status")?,
+        status_alias: row.try_get("status_alias")?,
+        last_login_at: row
+            .try_get::<Option<i64>, _>("last_login_at")?
+            .map(from_micros),
+        status_updated_at: row
+            .try_get::<Option<i64>, _>("status_updated_at")?
+            .map(from_micros),
+        queues: serde_json::from_str(&queues).unwrap_or_default(),
+        languages: serde_json::from_str(&languages).unwrap_or_default(),
+        max_concurrent: row.try_get("max_concurrent")?,
+    })
+}
+
+#[async_trait]
+impl ReferenceStore for SqliteStore {
+    async fn list_queues(&self) -> Result<Vec<Queue>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, name, language, default_sla_seconds FROM queues ORDER BY name, id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, language, default_sla_seconds)| Queue {
+                id,
+                name,
+                language,
+                default_sla_seconds,
+            })
+            .collect())
+    }
+
+    async fn get_queue(&self, id: &str) -> Result<Option<Queue>> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, name, language, default_sla_seconds FROM queues WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|(id, name, language, default_sla_seconds)| Queue {
+            id,
+            name,
+            language,
+            default_sla_seconds,
+        }))
+    }
+
+    async fn upsert_queue(&self, queue: &Queue) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO queues (id, name, language, default_sla_seconds) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, language = excluded.language, \
+             default_sla_seconds = excluded.default_sla_seconds",
+        )
+        .bind(&queue.id)
+        .bind(&queue.name)
+        .bind(&queue.language)
+        .bind(queue.default_sla_seconds)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_departments(&self) -> Result<Vec<EscalationDepartment>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, label FROM escalation_departments ORDER BY label, id")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, label)| EscalationDepartment { id, label })
+            .collect())
+    }
+
+    async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, label FROM escalation_departments WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.map(|(id, label)| EscalationDepartment { id, label }))
+    }
+
+    async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO escalation_departments (id, label) VALUES (?, ?) \
+             ON CONFLICT (id) DO UPDATE SET label = excluded.label",
+        )
+        .bind(&department.id)
+        .bind(&department.label)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM resolution_statuses ORDER BY position")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(names
+            .iter()
+            .filter_map(|name| ResolutionStatus::parse(name))
+            .collect())
+    }
+
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
+        let row = sqlx::query(
+            "SELECT id, name, role, status, status_alias, last_login_at, status_updated_at, queues, \
+             languages, max_concurrent FROM agents WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(decode_agent).transpose()
+    }
+
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
+             queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
+             status = excluded.status, status_alias = excluded.status_alias, \
+             last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
+             queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
+        )
+        .bind(&agent.id)
+        .bind(&agent.name)
+        .bind(agent.role.as_str())
+        .bind(&agent.status)
+        .bind(&agent.status_alias)
+        .bind(agent.last_login_at.map(to_micros))
+        .bind(agent.status_updated_at.map(to_micros))
+        .bind(serde_json::json!(agent.queues).to_string())
+        .bind(serde_json::json!(agent.languages).to_string())
+        .bind(agent.max_concurrent)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn upsert_agent_status(
+        &self,
+        name: &str,
+        alias: &str,
+        receives_tickets: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, receives_tickets = excluded.receives_tickets",
+        )
+        .bind(name)
+        .bind(alias)
+        .bind(receives_tickets)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn is_ccr_leaf(&self, code: &str) -> Result<bool> {
+        let level: Option<i64> = sqlx::query_scalar("SELECT level FROM ccr_nodes WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(level == Some(3))
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM queues) + (SELECT COUNT(*) FROM agents) + (SELECT COUNT(*) FROM tickets)",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(count == 0)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}

@@ -1,0 +1,158 @@
+//! Bearer token → `Principal`, shared by every transport (DESIGN.md §6).
+use crate::domain::{Principal, Role};
+use crate::error::{Error, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: i64,
+}
+
+/// Verifies tokens (HS256 secret, or an EdDSA/RS256 public key) and mints them (HS256).
+#[derive(Clone)]
+pub struct Authenticator {
+    decoding: DecodingKey,
+    validation: Validation,
+    encoding: Option<EncodingKey>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 5;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    validation
+}
+
+impl Authenticator {
+    pub fn hs256(secret: &[u8]) -> Self {
+        Authenticator {
+            decoding: DecodingKey::from_secret(secret),
+            validation: validation(Algorithm::HS256),
+            encoding: Some(EncodingKey::from_secret(secret)),
+        }
+    }
+
+    /// A PEM public key: Ed25519 (EdDSA) or RSA (RS256). Such a server verifies only.
+    pub fn public_key(pem: &[u8]) -> Result<Self> {
+        let (decoding, algorithm) = match DecodingKey::from_ed_pem(pem) {
+            Ok(key) => (key, Algorithm::EdDSA),
+            Err(_) => (
+                DecodingKey::from_rsa_pem(pem).map_err(|e| {
+                    Error::invalid(
+                        "jwt_public_key",
+                        format!("not an Ed25519 or RSA PEM key: {e}"),
+                    )
+                })?,
+                Algorithm::RS256,
+            ),
+        };
+        Ok(Authenticator {
+            decoding,
+            validation: validation(algorithm),
+            encoding: None,
+        })
+    }
+
+    /// Signs a token for `sub` with `role`, valid for `ttl` from `now` (unix seconds).
+    pub fn mint(&self, sub: &str, role: Role, now: i64, ttl_seconds: i64) -> Result<String> {
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition("tokens can only be minted with an HS256 secret".into())
+        })?;
+        let claims = Claims {
+            sub: sub.to_string(),
+            role: role.as_str().to_string(),
+            exp: now + ttl_seconds,
+            iat: now,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(|e| Error::Internal(format!("token signing: {e}")))
+    }
+
+    /// Resolves the `authorization` value and the acting-for headers into a principal.
+    pub fn principal(
+        &self,
+        authorization: Option<&str>,
+        agent_user_id: Option<&str>,
+        customer_id: Option<&str>,
+    ) -> Result<Principal> {
+        let header = authorization
+            .ok_or_else(|| Error::Unauthenticated("missing authorization bearer token".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                Error::Unauthenticated("authorization must be `bearer <token>`".into())
+            })?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| Error::Unauthenticated(format!("invalid token: {e}")))?
+            .claims;
+        if claims.sub.is_empty() || claims.sub.len() > 128 {
+            return Err(Error::Unauthenticated("invalid token: bad sub".into()));
+        }
+        let role = Role::parse(&claims.role).ok_or_else(|| {
+            Error::Unauthenticated(format!("invalid token: unknown role {:?}", claims.role))
+        })?;
+        let agent_user_id = agent_user_id.map(str::trim).filter(|v| !v.is_empty());
+        let customer_id = customer_id.map(str::trim).filter(|v| !v.is_empty());
+        if role != Role::Service {
+            if agent_user_id.is_some() || customer_id.is_some() {
+                return Err(Error::PermissionDenied(
+                    "only service tokens may act for an agent or a customer".into(),
+                ));
+            }
+            return Ok(match role {
+                Role::Customer => Principal::Customer {
+                    id: claims.sub,
+                    via: None,
+                },
+                _ => Principal::Agent {
+                    id: claims.sub,
+                    role,
+                    via: None,
+                },
+            });
+        }
+        let acting = |field: &str, id: &str| -> Result<String> {
+            if id.len() > 128 || id.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    field,
+                    "must be at most 128 printable characters",
+                ));
+            }
+            Ok(id.to_string())
+        };
+        Ok(match (agent_user_id, customer_id) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "x-agent-user-id",
+                    "cannot be combined with x-customer-id",
+                ));
+            }
+            (Some(agent), None) => Principal::Agent {
+                id: acting("x-agent-user-id", agent)?,
+                role: Role::Agent,
+                via: Some(claims.sub),
+            },
+            (None, Some(customer)) => Principal::Customer {
+                id: acting("x-customer-id", customer)?,
+                via: Some(claims.sub),
+            },
+            (None, None) => Principal::Service { name: claims.sub },
+        })
+    }
+}
