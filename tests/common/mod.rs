@@ -1,0 +1,293 @@
+//! Test harness: a real casework server on 127.0.0.1:0 over a fresh SQLite file, real tonic
+//! clients, token minting and a manual clock.
+#![allow(dead_code)]
+
+use casework::app::{App, AppConfig};
+use casework::clock::{Clock, ManualClock};
+use casework::config::Limits;
+use casework::domain::{Agent, AgentRole, EscalationDepartment, Queue, Role};
+use casework::pb;
+use casework::pb::ticket_service_client::TicketServiceClient;
+use casework::server::RunningServer;
+use casework::transport::auth::Authenticator;
+use std::sync::Arc;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub const SECRET: &[u8] = b"casework-test-secret-0123456789";
+
+/// Agents seeded into every test store: (id, role, queues).
+pub const AGENT: &str = "agent@example.com";
+pub const OTHER_AGENT: &str = "other@example.com";
+pub const SUPERVISOR: &str = "supervisor@example.com";
+pub const ADMIN: &str = "admin@example.com";
+pub const QUEUE: &str = "chat-sg-en";
+pub const OTHER_QUEUE: &str = "email-sg-en";
+pub const DEPARTMENT: &str = "partner-service";
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub addr: std::net::SocketAddr,
+    pub clock: ManualClock,
+    pub app: App,
+    pub auth: Authenticator,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
+        Self::start_at(dir, database_url).await
+    }
+
+    async fn start_at(dir: tempfile::TempDir, database_url: String) -> TestServer {
+        let store = casework::store::connect(&database_url)
+            .await
+            .expect("store");
+        seed(store.as_ref()).await;
+        let clock = ManualClock::new(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+                .expect("time")
+                .to_utc(),
+        );
+        let app = App::new(store, Arc::new(clock.clone()), AppConfig::default())
+            .await
+            .expect("app");
+        let auth = Authenticator::hs256(SECRET);
+        let server = casework::server::start(
+            app.clone(),
+            Arc::new(auth.clone()),
+            "127.0.0.1:0".parse().expect("addr"),
+            Limits::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("server");
+        TestServer {
+            addr: server.addr,
+            server: Some(server),
+            clock,
+            app,
+            auth,
+            dir,
+            database_url,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// A token for `sub` with `role`, valid for an hour of real time.
+    pub fn token(&self, sub: &str, role: Role) -> String {
+        self.auth
+            .mint(sub, role, chrono::Utc::now().timestamp(), 3600)
+            .expect("token")
+    }
+
+    /// A TicketService client whose calls carry `bearer <token>`.
+    pub async fn tickets(&self, sub: &str, role: Role) -> Tickets {
+        Tickets {
+            client: TicketServiceClient::new(self.channel().await),
+            headers: vec![("authorization", format!("bearer {}", self.token(sub, role)))],
+        }
+    }
+
+    pub async fn admin(&self) -> Tickets {
+        self.tickets(ADMIN, Role::Admin).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("stop");
+        }
+    }
+}
+
+async fn seed(store: &dyn casework::store::Store) {
+    for (id, sla) in [(QUEUE, 900), (OTHER_QUEUE, 86_400)] {
+        store
+            .upsert_queue(&Queue {
+                id: id.into(),
+                name: id.into(),
+                language: "en".into(),
+                default_sla_seconds: sla,
+            })
+            .await
+            .expect("queue");
+    }
+    store
+        .upsert_department(&EscalationDepartment {
+            id: DEPARTMENT.into(),
+            label: "Partner Service".into(),
+        })
+        .await
+        .expect("department");
+    for (id, role, queues) in [
+        (AGENT, AgentRole::Agent, vec![QUEUE]),
+        (OTHER_AGENT, AgentRole::Agent, vec![QUEUE]),
+        (SUPERVISOR, AgentRole::Supervisor, vec![QUEUE, OTHER_QUEUE]),
+        (ADMIN, AgentRole::Admin, vec![]),
+    ] {
+        store
+            .upsert_agent(&Agent {
+                id: id.into(),
+                name: id.into(),
+                role,
+                status: "online".into(),
+                status_alias: "Online".into(),
+                last_login_at: None,
+                status_updated_at: None,
+                queues: queues.into_iter().map(String::from).collect(),
+                languages: vec!["en".into()],
+                max_concurrent: 5,
+            })
+            .await
+            .expect("agent");
+    }
+}
+
+/// A TicketService client that adds its headers to every request.
+#[derive(Clone)]
+pub struct Tickets {
+    pub client: TicketServiceClient<Channel>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Tickets {
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    pub fn req<T>(&self, body: T) -> Request<T> {
+        let mut request = Request::new(body);
+        for (name, value) in &self.headers {
+            request.metadata_mut().insert(
+                *name,
+                MetadataValue::try_from(value.as_str()).expect("header value"),
+            );
+        }
+        request
+    }
+
+    pub async fn create(&mut self, body: pb::CreateTicketRequest) -> Result<pb::Ticket, Status> {
+        let request = self.req(body);
+        Ok(self
+            .client
+            .create_ticket(request)
+            .await?
+            .into_inner()
+            .ticket
+            .expect("ticket"))
+    }
+
+    pub async fn get(&mut self, id: &str) -> Result<pb::Ticket, Status> {
+        let request = self.req(pb::GetTicketRequest {
+            key: Some(pb::get_ticket_request::Key::Id(id.into())),
+        });
+        Ok(self
+            .client
+            .get_ticket(request)
+            .await?
+            .into_inner()
+            .ticket
+            .expect("ticket"))
+    }
+
+    pub async fn assign(&mut self, id: &str, agent: &str) -> Result<pb::Ticket, Status> {
+        let request = self.req(pb::AssignTicketRequest {
+            ticket_id: id.into(),
+            agent_id: agent.into(),
+            expected_version: 0,
+        });
+        Ok(self
+            .client
+            .assign_ticket(request)
+            .await?
+            .into_inner()
+            .ticket
+            .expect("ticket"))
+    }
+
+    pub async fn close(&mut self, id: &str) -> Result<pb::Ticket, Status> {
+        let request = self.req(pb::CloseTicketRequest {
+            ticket_id: id.into(),
+            ..Default::default()
+        });
+        Ok(self
+            .client
+            .close_ticket(request)
+            .await?
+            .into_inner()
+            .ticket
+            .expect("ticket"))
+    }
+
+    pub async fn events(&mut self, id: &str) -> Result<Vec<pb::TicketEvent>, Status> {
+        let request = self.req(pb::ListTicketEventsRequest {
+            ticket_id: id.into(),
+            page_size: 500,
+            page_token: String::new(),
+        });
+        Ok(self
+            .client
+            .list_ticket_events(request)
+            .await?
+            .into_inner()
+            .events)
+    }
+}
+
+/// A valid CreateTicket request in the seeded queue.
+pub fn new_ticket(customer: &str) -> pb::CreateTicketRequest {
+    pb::CreateTicketRequest {
+        subject: "Where is my order?".into(),
+        queue: QUEUE.into(),
+        channel: "chat".into(),
+        source: "fp-sg".into(),
+        priority: 2,
+        customer: Some(pb::Customer {
+            id: customer.into(),
+            name: "Hugo Dan".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Asserts `result` failed with `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got Ok({value:?})"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// The fields named in an INVALID_ARGUMENT's `BadRequest` details.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn now(server: &TestServer) -> chrono::DateTime<chrono::Utc> {
+    server.clock.now()
+}

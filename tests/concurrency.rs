@@ -1,0 +1,178 @@
+//! Concurrency is tested, not assumed: racing lifecycle changes, racing idempotent creates,
+//! and keyset paging while others insert.
+mod common;
+
+use casework::domain::Role;
+use casework::pb;
+use common::*;
+use std::collections::HashMap;
+use tonic::Code;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_assigns_and_closes_apply_exactly_the_legal_changes() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    for round in 0..3 {
+        let ticket = admin
+            .create(new_ticket(&format!("race-{round}")))
+            .await
+            .expect("create");
+        let mut calls = Vec::new();
+        for i in 0..50 {
+            let mut client = admin.clone();
+            let id = ticket.id.clone();
+            calls.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    let agent = if i % 4 == 0 { AGENT } else { OTHER_AGENT };
+                    ("assign", client.assign(&id, agent).await)
+                } else {
+                    ("close", client.close(&id).await)
+                }
+            }));
+        }
+        let mut wins: HashMap<&str, usize> = HashMap::new();
+        for call in calls {
+            let (kind, result) = call.await.expect("task");
+            match result {
+                Ok(_) => *wins.entry(kind).or_default() += 1,
+                Err(status) => assert_eq!(
+                    status.code(),
+                    Code::FailedPrecondition,
+                    "losers are refused as illegal, never lost or aborted: {status:?}"
+                ),
+            }
+        }
+        let assigns = wins.get("assign").copied().unwrap_or(0);
+        let closes = wins.get("close").copied().unwrap_or(0);
+        assert_eq!(closes, 1, "exactly one close wins");
+        assert!(assigns <= 1, "at most one assign wins, got {assigns}");
+
+        let events = admin.events(&ticket.id).await.expect("events");
+        let types: Vec<i32> = events.iter().map(|e| e.r#type).collect();
+        let mut expected = vec![pb::TicketEventType::Created as i32];
+        if assigns == 1 {
+            expected.push(pb::TicketEventType::Assigned as i32);
+        }
+        expected.push(pb::TicketEventType::Closed as i32);
+        assert_eq!(
+            types, expected,
+            "one event per applied change, assign before close"
+        );
+        let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
+        let gapless: Vec<i64> = (1..=events.len() as i64).collect();
+        assert_eq!(versions, gapless, "versions have no gaps");
+        let final_ticket = admin.get(&ticket.id).await.expect("get");
+        assert_eq!(final_ticket.version, events.len() as i64);
+        assert_eq!(final_ticket.status, pb::TicketStatus::Closed as i32);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_retries_of_one_request_id_create_one_ticket() {
+    let server = TestServer::start().await;
+    let mut service = server.tickets("checkout-service", Role::Service).await;
+    let mut request = new_ticket("cust-retry");
+    request.request_id = "order-42-complaint".into();
+    let mut calls = Vec::new();
+    for _ in 0..20 {
+        let mut client = service.clone();
+        let request = request.clone();
+        calls.push(tokio::spawn(async move { client.create(request).await }));
+    }
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.push(call.await.expect("task").expect("create").id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry got the same ticket");
+    let list = service
+        .client
+        .list_tickets(service.req(pb::ListTicketsRequest {
+            filter: Some(pb::TicketFilter {
+                customer_id: "cust-retry".into(),
+                ..Default::default()
+            }),
+            include_total_size: true,
+            ..Default::default()
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.total_size, 1);
+    assert_eq!(
+        service.events(&ids[0]).await.expect("events").len(),
+        1,
+        "one CREATED event"
+    );
+    server.stop().await;
+}
+
+async fn page_through(client: &mut Tickets, order: pb::TicketOrder) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .client
+            .list_tickets(client.req(pb::ListTicketsRequest {
+                order_by: order as i32,
+                page_size: 25,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .expect("page")
+            .into_inner();
+        seen.extend(page.tickets.into_iter().map(|t| t.id));
+        if page.next_page_token.is_empty() {
+            return seen;
+        }
+        token = page.next_page_token;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paging_never_skips_or_repeats_while_others_insert() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let mut existing = Vec::new();
+    for i in 0..200 {
+        let mut request = new_ticket(&format!("existing-{i}"));
+        request.priority = i % 5;
+        existing.push(admin.create(request).await.expect("create").id);
+    }
+    let mut writer = admin.clone();
+    let inserts = tokio::spawn(async move {
+        for i in 0..1000 {
+            let mut request = new_ticket(&format!("new-{i}"));
+            request.priority = i % 5;
+            writer.create(request).await.expect("insert");
+        }
+    });
+    for order in [
+        pb::TicketOrder::CreatedDesc,
+        pb::TicketOrder::CreatedAsc,
+        pb::TicketOrder::PriorityDesc,
+    ] {
+        let seen = page_through(&mut admin, order).await;
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for id in &seen {
+            *counts.entry(id.as_str()).or_default() += 1;
+        }
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "{order:?}: a ticket was repeated"
+        );
+        for id in &existing {
+            assert_eq!(
+                counts.get(id.as_str()),
+                Some(&1),
+                "{order:?}: {id} was skipped"
+            );
+        }
+    }
+    inserts.await.expect("inserter");
+    let all = page_through(&mut admin, pb::TicketOrder::CreatedAsc).await;
+    assert_eq!(all.len(), 1200);
+    server.stop().await;
+}
