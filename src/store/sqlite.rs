@@ -12,19 +12,35 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Most writes committed together by one `COMMIT`.
+const MAX_BATCH: usize = 128;
+/// How often the writer checkpoints the WAL so it cannot grow without bound under readers.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+
+/// What the writer hands back after COMMIT: delivers the job's result, or the commit error.
+type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// A write: runs on the writer connection inside the batch's transaction, in its own
+/// savepoint; says whether it succeeded (else its savepoint is rolled back).
+type Job =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
+
 pub struct SqliteStore {
-    /// Exactly one connection: all writes are serialised through it.
-    write: SqlitePool,
+    /// Queued writes for the one writer connection (group commit).
+    jobs: mpsc::Sender<Job>,
+    writer: CancellationToken,
     read: SqlitePool,
 }
 
@@ -36,18 +52,136 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR.run(&write).await?;
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        MIGRATOR.run(&mut writer).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+        let stop = CancellationToken::new();
+        tokio::spawn(run_writer(writer, queue, stop.clone()));
+        Ok(SqliteStore {
+            jobs,
+            writer: stop,
+            read,
+        })
     }
+
+    /// Runs `work` on the writer connection as part of the next group commit and returns its
+    /// result once that commit is durable.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let (reply, result) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let outcome = work(conn).await;
+                let ok = outcome.is_ok();
+                let completion: Completion = Box::new(move |commit_error| {
+                    let _ = reply.send(match commit_error {
+                        None => outcome,
+                        Some(error) => Err(Error::Unavailable(format!("commit failed: {error}"))),
+                    });
+                });
+                (ok, completion)
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| Error::Unavailable("the store is closed".into()))?;
+        result
+            .await
+            .map_err(|_| Error::Unavailable("the store writer stopped".into()))?
+    }
+}
+
+/// The writer: takes every queued write (up to `MAX_BATCH`), runs them in one
+/// `BEGIN IMMEDIATE` transaction, each in a savepoint, and answers them all after `COMMIT`.
+async fn run_writer(
+    mut conn: SqliteConnection,
+    mut queue: mpsc::Receiver<Job>,
+    stop: CancellationToken,
+) {
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            job = queue.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = checkpoint.tick() => {
+                if let Err(error) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+                continue;
+            }
+            _ = stop.cancelled() => break,
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let error = run_batch(&mut conn, batch).await;
+        if let Some(error) = error {
+            tracing::error!(%error, "group commit failed");
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// Runs `sql` on the writer. A named, boxed future so rustc checks sqlx's executor lifetimes
+/// with the connection's lifetime concrete (rust-lang/rust#102211 otherwise bites at spawn).
+fn exec<'c>(
+    conn: &'c mut SqliteConnection,
+    sql: &'static str,
+) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    Box::pin(async move { sqlx::query(sql).execute(conn).await.map(drop) })
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<String> {
+    if let Err(error) = exec(conn, "BEGIN IMMEDIATE").await {
+        // Dropping the jobs drops their replies: callers get `Unavailable`.
+        return Some(error.to_string());
+    }
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for job in batch {
+        if let Err(error) = exec(conn, "SAVEPOINT job").await {
+            failure = Some(error.to_string());
+            break;
+        }
+        let (ok, completion) = job(conn).await;
+        completions.push(completion);
+        let rolled_back = if ok {
+            Ok(())
+        } else {
+            exec(conn, "ROLLBACK TO job").await
+        };
+        if let Err(error) = rolled_back.and(exec(conn, "RELEASE job").await) {
+            failure = Some(error.to_string());
+            break;
+        }
+    }
+    if failure.is_none()
+        && let Err(error) = exec(conn, "COMMIT").await
+    {
+        failure = Some(error.to_string());
+    }
+    if failure.is_some() {
+        let _ = exec(conn, "ROLLBACK").await;
+    }
+    for completion in completions {
+        completion(failure.as_deref());
+    }
+    failure
 }
 
 fn decode_ticket(doc: &str) -> Result<Ticket> {
@@ -168,70 +302,80 @@ async fn write_tags(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()> 
     Ok(())
 }
 
+async fn insert_ticket(
+    conn: &mut SqliteConnection,
+    mut ticket: Ticket,
+    actor: String,
+    events: Vec<NewEvent>,
+    idempotency: Option<IdempotencyKey>,
+) -> Result<Created> {
+    if let Some(key) = &idempotency {
+        let seen: Option<(String, String)> = sqlx::query_as(
+            "SELECT i.fingerprint, t.doc FROM idempotency_keys i JOIN tickets t ON t.id = i.ticket_id \
+             WHERE i.scope = ? AND i.key = ?",
+        )
+        .bind(&key.scope)
+        .bind(&key.key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((fingerprint, doc)) = seen {
+            if fingerprint != key.fingerprint {
+                return Err(Error::AlreadyExists(
+                    "request_id was already used for a different request".into(),
+                ));
+            }
+            return Ok(Created::Replayed(decode_ticket(&doc)?));
+        }
+    }
+    ticket.number = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets")
+        .fetch_one(&mut *conn)
+        .await?;
+    let doc = encode_ticket(&ticket)?;
+    ticket_columns(
+        sqlx::query(
+            "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
+             ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
+             ccr, order_id, subject, created_at, updated_at, due_at, version, doc) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ticket.id.clone())
+        .bind(ticket.number),
+        &ticket,
+        doc,
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(on_constraint)?;
+    write_tags(conn, &ticket).await?;
+    if let Some(key) = &idempotency {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.scope)
+        .bind(&key.key)
+        .bind(&key.fingerprint)
+        .bind(&ticket.id)
+        .bind(to_micros(ticket.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    let stored = insert_events(conn, &ticket, &actor, events).await?;
+    Ok(Created::New(ticket, stored))
+}
+
 #[async_trait]
 impl TicketStore for SqliteStore {
     async fn create_ticket(
         &self,
-        mut ticket: Ticket,
+        ticket: Ticket,
         actor: &str,
         events: Vec<NewEvent>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created> {
-        let mut tx = self.write.begin().await?;
-        if let Some(key) = &idempotency {
-            let seen: Option<(String, String)> = sqlx::query_as(
-                "SELECT i.fingerprint, t.doc FROM idempotency_keys i JOIN tickets t ON t.id = i.ticket_id \
-                 WHERE i.scope = ? AND i.key = ?",
-            )
-            .bind(&key.scope)
-            .bind(&key.key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((fingerprint, doc)) = seen {
-                if fingerprint != key.fingerprint {
-                    return Err(Error::AlreadyExists(
-                        "request_id was already used for a different request".into(),
-                    ));
-                }
-                return Ok(Created::Replayed(decode_ticket(&doc)?));
-            }
-        }
-        ticket.number = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets")
-            .fetch_one(&mut *tx)
-            .await?;
-        let doc = encode_ticket(&ticket)?;
-        ticket_columns(
-            sqlx::query(
-                "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
-                 ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
-                 ccr, order_id, subject, created_at, updated_at, due_at, version, doc) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(ticket.id.clone())
-            .bind(ticket.number),
-            &ticket,
-            doc,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(on_constraint)?;
-        write_tags(&mut tx, &ticket).await?;
-        if let Some(key) = &idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&key.scope)
-            .bind(&key.key)
-            .bind(&key.fingerprint)
-            .bind(&ticket.id)
-            .bind(to_micros(ticket.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        let stored = insert_events(&mut tx, &ticket, actor, events).await?;
-        tx.commit().await?;
-        Ok(Created::New(ticket, stored))
+        let actor = actor.to_string();
+        self.write(move |conn| Box::pin(insert_ticket(conn, ticket, actor, events, idempotency)))
+            .await
     }
 
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
@@ -257,30 +401,33 @@ impl TicketStore for SqliteStore {
         actor: &str,
         events: Vec<NewEvent>,
     ) -> Result<Option<Vec<TicketEvent>>> {
-        let doc = encode_ticket(ticket)?;
-        let mut tx = self.write.begin().await?;
-        let updated = ticket_columns(
-            sqlx::query(
-                "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
-                 ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
-                 country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
-                 updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
-            ),
-            ticket,
-            doc,
-        )
-        .bind(&ticket.id)
-        .bind(previous_version)
-        .execute(&mut *tx)
+        let (ticket, actor) = (ticket.clone(), actor.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let doc = encode_ticket(&ticket)?;
+                let updated = ticket_columns(
+                    sqlx::query(
+                        "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
+                         ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
+                         country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
+                         updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+                    ),
+                    &ticket,
+                    doc,
+                )
+                .bind(&ticket.id)
+                .bind(previous_version)
+                .execute(&mut *conn)
+                .await
+                .map_err(on_constraint)?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                write_tags(conn, &ticket).await?;
+                Ok(Some(insert_events(conn, &ticket, &actor, events).await?))
+            })
+        })
         .await
-        .map_err(on_constraint)?;
-        if updated.rows_affected() == 0 {
-            return Ok(None);
-        }
-        write_tags(&mut tx, ticket).await?;
-        let stored = insert_events(&mut tx, ticket, actor, events).await?;
-        tx.commit().await?;
-        Ok(Some(stored))
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
@@ -453,18 +600,24 @@ impl ReferenceStore for SqliteStore {
     }
 
     async fn upsert_queue(&self, queue: &Queue) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO queues (id, name, language, default_sla_seconds) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, language = excluded.language, \
-             default_sla_seconds = excluded.default_sla_seconds",
-        )
-        .bind(&queue.id)
-        .bind(&queue.name)
-        .bind(&queue.language)
-        .bind(queue.default_sla_seconds)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let queue = queue.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO queues (id, name, language, default_sla_seconds) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, language = excluded.language, \
+                     default_sla_seconds = excluded.default_sla_seconds",
+                )
+                .bind(&queue.id)
+                .bind(&queue.name)
+                .bind(&queue.language)
+                .bind(queue.default_sla_seconds)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn list_departments(&self) -> Result<Vec<EscalationDepartment>> {
@@ -488,15 +641,21 @@ impl ReferenceStore for SqliteStore {
     }
 
     async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO escalation_departments (id, label) VALUES (?, ?) \
-             ON CONFLICT (id) DO UPDATE SET label = excluded.label",
-        )
-        .bind(&department.id)
-        .bind(&department.label)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let department = department.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO escalation_departments (id, label) VALUES (?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET label = excluded.label",
+                )
+                .bind(&department.id)
+                .bind(&department.label)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>> {
@@ -522,27 +681,33 @@ impl ReferenceStore for SqliteStore {
     }
 
     async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
-             queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
-             status = excluded.status, status_alias = excluded.status_alias, \
-             last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
-             queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
-        )
-        .bind(&agent.id)
-        .bind(&agent.name)
-        .bind(agent.role.as_str())
-        .bind(&agent.status)
-        .bind(&agent.status_alias)
-        .bind(agent.last_login_at.map(to_micros))
-        .bind(agent.status_updated_at.map(to_micros))
-        .bind(serde_json::json!(agent.queues).to_string())
-        .bind(serde_json::json!(agent.languages).to_string())
-        .bind(agent.max_concurrent)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let agent = agent.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
+                     queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
+                     status = excluded.status, status_alias = excluded.status_alias, \
+                     last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
+                     queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
+                )
+                .bind(&agent.id)
+                .bind(&agent.name)
+                .bind(agent.role.as_str())
+                .bind(&agent.status)
+                .bind(&agent.status_alias)
+                .bind(agent.last_login_at.map(to_micros))
+                .bind(agent.status_updated_at.map(to_micros))
+                .bind(serde_json::json!(agent.queues).to_string())
+                .bind(serde_json::json!(agent.languages).to_string())
+                .bind(agent.max_concurrent)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn upsert_agent_status(
@@ -551,16 +716,22 @@ impl ReferenceStore for SqliteStore {
         alias: &str,
         receives_tickets: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, receives_tickets = excluded.receives_tickets",
-        )
-        .bind(name)
-        .bind(alias)
-        .bind(receives_tickets)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let (name, alias) = (name.to_string(), alias.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES (?, ?, ?) \
+                     ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, receives_tickets = excluded.receives_tickets",
+                )
+                .bind(name)
+                .bind(alias)
+                .bind(receives_tickets)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn is_ccr_leaf(&self, code: &str) -> Result<bool> {
@@ -589,7 +760,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.writer.cancel();
         self.read.close().await;
-        self.write.close().await;
     }
 }
