@@ -99,6 +99,52 @@ pub struct ServeArgs {
     pub demo: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Origins allowed to call grpc-web from a browser (comma-separated, e.g.
+    /// `https://console.example.com`); none by default, `*` allows any.
+    #[arg(long, env = "CASEWORK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM certificate chain; with --tls-key, serve TLS (rustls) instead of plaintext.
+    #[arg(long, env = "CASEWORK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "CASEWORK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The certificate and key, read once; `None` serves plaintext.
+    pub fn load(&self) -> Result<Option<TlsIdentity>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let read = |field: &str, path: &Path| {
+            std::fs::read(path)
+                .map_err(|e| Error::invalid(field, format!("cannot read {}: {e}", path.display())))
+        };
+        Ok(Some(TlsIdentity {
+            cert_pem: read("tls_cert", cert)?,
+            key_pem: read("tls_key", key)?,
+        }))
+    }
+}
+
+/// A PEM certificate chain and key.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,6 +167,14 @@ pub struct LimitArgs {
     /// Deadline of a unary call, seconds.
     #[arg(long, env = "CASEWORK_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+}
+
+/// Everything the server needs besides the app, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub limits: Limits,
+    pub tls: Option<TlsIdentity>,
+    pub cors_origins: Vec<String>,
 }
 
 /// Transport limits (DESIGN.md §9), resolved.

@@ -44,7 +44,11 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let limits = args.limits.resolve()?;
+            let options = casework::config::ServerOptions {
+                limits: args.limits.resolve()?,
+                tls: args.tls.load()?,
+                cors_origins: args.cors_origins.clone(),
+            };
             let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
             tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
             let store = casework::store::connect(&args.database.database_url).await?;
@@ -52,9 +56,14 @@ async fn run(cli: Cli) -> Result<()> {
                 tracing::info!("loaded demo reference data");
             }
             let app = App::new(store, Arc::new(SystemClock), AppConfig::default()).await?;
-            let server =
-                casework::server::start(app, authenticator, args.listen, limits, shutdown_signal())
-                    .await?;
+            let server = casework::server::start(
+                app,
+                authenticator,
+                args.listen,
+                options,
+                shutdown_signal(),
+            )
+            .await?;
             server.wait().await
         }
         Command::Migrate(args) => {

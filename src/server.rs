@@ -2,7 +2,7 @@
 //! `grpc.health.v1`, `/healthz`, `/readyz`, `/metrics`. Graceful shutdown finishes in-flight
 //! calls and ends live streams.
 use crate::app::App;
-use crate::config::Limits;
+use crate::config::ServerOptions;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::transport::auth::Authenticator;
@@ -70,7 +70,7 @@ pub async fn start(
     app: App,
     authenticator: Arc<Authenticator>,
     listen: SocketAddr,
-    limits: Limits,
+    options: ServerOptions,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer> {
     let listener = TcpListener::bind(listen)
@@ -81,6 +81,7 @@ pub async fn start(
         .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
     let shutdown = CancellationToken::new();
 
+    let limits = &options.limits;
     let interceptor = AuthInterceptor(authenticator);
     let max = limits.max_message_bytes;
     let tickets = InterceptedService::new(
@@ -140,14 +141,24 @@ pub async fn start(
         .route("/metrics", get(|| async { prometheus().render() }))
         .with_state(app.clone());
     // grpc-web applies to the gRPC routes only: tonic-web refuses plain HTTP/1.1 requests.
-    let router = grpc
+    let mut router = grpc
         .into_axum_router()
         .layer(tonic_web::GrpcWebLayer::new())
-        .merge(http)
-        .layer(middleware::from_fn(observe));
+        .merge(http);
+    if let Some(cors) = cors(&options.cors_origins)? {
+        router = router.layer(cors);
+    }
+    let router = router.layer(middleware::from_fn(observe));
     prometheus();
 
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| Error::invalid("tls_cert", format!("unusable certificate or key: {e}")))?;
+    }
+    let server = builder
         .accept_http1(true)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -189,6 +200,55 @@ pub async fn start(
         shutdown,
         task,
     })
+}
+
+/// CORS for browsers calling grpc-web from another origin; `None` when no origin is allowed.
+fn cors(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>> {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .map(|origin| {
+                    HeaderValue::from_str(origin.trim()).map_err(|_| {
+                        Error::invalid("cors_origins", format!("{origin:?} is not a valid origin"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        )
+    };
+    let headers = |names: &[&'static str]| {
+        names
+            .iter()
+            .map(|n| HeaderName::from_static(n))
+            .collect::<Vec<_>>()
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            .allow_headers(headers(&[
+                "authorization",
+                "content-type",
+                "x-grpc-web",
+                "x-user-agent",
+                "grpc-timeout",
+                "x-agent-user-id",
+                "x-customer-id",
+            ]))
+            .expose_headers(headers(&[
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+            ]))
+            .max_age(std::time::Duration::from_secs(600)),
+    ))
 }
 
 async fn readyz(State(app): State<App>) -> Response {

@@ -4,7 +4,7 @@
 
 use casework::app::{App, AppConfig};
 use casework::clock::{Clock, ManualClock};
-use casework::config::Limits;
+use casework::config::ServerOptions;
 use casework::domain::{Agent, AgentRole, EscalationDepartment, Queue, Role};
 use casework::pb;
 use casework::pb::ticket_service_client::TicketServiceClient;
@@ -38,12 +38,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
-        Self::start_at(dir, database_url).await
+        Self::start_with(ServerOptions::default()).await
     }
 
-    async fn start_at(dir: tempfile::TempDir, database_url: String) -> TestServer {
+    pub async fn start_with(options: ServerOptions) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
         let store = casework::store::connect(&database_url)
             .await
             .expect("store");
@@ -61,7 +61,7 @@ impl TestServer {
             app.clone(),
             Arc::new(auth.clone()),
             "127.0.0.1:0".parse().expect("addr"),
-            Limits::default(),
+            options,
             std::future::pending(),
         )
         .await
