@@ -274,6 +274,45 @@ fn method_label(path: &str) -> String {
     }
 }
 
+/// tonic reports a request it cannot decode as INTERNAL (prost) or OUT_OF_RANGE (size): both
+/// are the client's fault. Returns the status to answer instead, naming the field.
+fn client_fault(headers: &axum::http::HeaderMap) -> Option<tonic::Status> {
+    let status = tonic::Status::from_header_map(headers)?;
+    let message = status.message();
+    match status.code() {
+        tonic::Code::Internal if message.starts_with("failed to decode Protobuf message") => {
+            // prost lists `Message.field: ` frames innermost first, then the reason.
+            let frames: Vec<&str> = message
+                .split(": ")
+                .skip(1)
+                .take_while(|frame| {
+                    frame
+                        .split_once('.')
+                        .is_some_and(|(m, f)| !m.contains(' ') && !f.contains(' '))
+                })
+                .collect();
+            let field = frames
+                .iter()
+                .rev()
+                .filter_map(|frame| frame.split_once('.').map(|(_, field)| field))
+                .collect::<Vec<_>>()
+                .join(".");
+            let description = message.rsplit(": ").next().unwrap_or(message).to_string();
+            Some(
+                Error::invalid(
+                    if field.is_empty() { "request" } else { &field },
+                    description,
+                )
+                .into(),
+            )
+        }
+        tonic::Code::OutOfRange if message.contains("message length too large") => {
+            Some(Error::ResourceExhausted(message.to_string()).into())
+        }
+        _ => None,
+    }
+}
+
 /// One span, one request counter, an error counter and a latency histogram per call. Also maps
 /// tonic's decoding failures (a client's fault) from INTERNAL / OUT_OF_RANGE to
 /// INVALID_ARGUMENT / RESOURCE_EXHAUSTED.
@@ -282,35 +321,14 @@ async fn observe(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("call", method = %method, status = tracing::field::Empty, latency_ms = tracing::field::Empty);
     let start = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
-    let headers = response.headers_mut();
-    let mut grpc_status = headers
+    if let Some(status) = client_fault(response.headers()) {
+        response = status.into_http();
+    }
+    let grpc_status = response
+        .headers()
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok());
-    let message = headers
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let rewritten = match grpc_status {
-        Some(13)
-            if message.starts_with("failed%20to%20decode")
-                || message.starts_with("failed to decode") =>
-        {
-            Some(3)
-        }
-        Some(11)
-            if message.contains("message%20length%20too%20large")
-                || message.contains("message length too large") =>
-        {
-            Some(8)
-        }
-        _ => None,
-    };
-    if let Some(code) = rewritten {
-        headers.insert("grpc-status", HeaderValue::from(code));
-        grpc_status = Some(code);
-    }
     let status = match grpc_status {
         Some(code) => code.to_string(),
         None => response.status().as_u16().to_string(),
@@ -328,4 +346,31 @@ async fn observe(request: Request, next: Next) -> Response {
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("call finished"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_fault;
+    use tonic_types::StatusExt;
+
+    #[test]
+    fn decode_failures_name_the_nested_field() {
+        let internal = tonic::Status::internal(
+            "failed to decode Protobuf message: Customer.id: CreateTicketRequest.customer: \
+             invalid string value: data is not UTF-8 encoded",
+        );
+        let response = internal.into_http::<()>();
+        let status = client_fault(response.headers()).expect("a client fault");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .expect("bad request details")
+            .field_violations
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, vec!["customer.id".to_string()]);
+        let other = tonic::Status::internal("database is on fire").into_http::<()>();
+        assert!(client_fault(other.headers()).is_none());
+    }
 }
