@@ -1,5 +1,6 @@
 //! Plain-Rust domain: tickets, events, the lifecycle transition table, principals and
 //! reference data. Nothing here knows about tonic, sqlx, axum or tokio.
+pub mod ccr;
 pub mod event;
 pub mod lifecycle;
 pub mod principal;
