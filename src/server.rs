@@ -6,7 +6,7 @@ use crate::config::ServerOptions;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::transport::auth::Authenticator;
-use crate::transport::grpc::{AuthInterceptor, PendingService, TicketApi};
+use crate::transport::grpc::{AuthInterceptor, CcrApi, PendingService, TicketApi};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -100,7 +100,7 @@ pub async fn start(
         interceptor.clone(),
     );
     let ccr = InterceptedService::new(
-        pb::ccr_service_server::CcrServiceServer::new(PendingService)
+        pb::ccr_service_server::CcrServiceServer::new(CcrApi::new(app.clone()))
             .max_decoding_message_size(max),
         interceptor,
     );

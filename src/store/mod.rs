@@ -4,6 +4,7 @@ mod filter;
 pub mod sqlite;
 
 use crate::clock::Time;
+use crate::domain::ccr::Ccr;
 use crate::domain::{
     Agent, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket, TicketEvent,
     TicketStatus,
@@ -204,14 +205,23 @@ pub trait ReferenceStore: Send + Sync {
         alias: &str,
         receives_tickets: bool,
     ) -> Result<()>;
+    async fn is_empty(&self) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait CcrStore: Send + Sync {
+    /// The whole taxonomy, ordered by code.
+    async fn list_ccr(&self) -> Result<Vec<Ccr>>;
+    async fn get_ccr(&self, code: &str) -> Result<Option<Ccr>>;
     /// Whether `code` is a level-3 CCR of the taxonomy.
     async fn is_ccr_leaf(&self, code: &str) -> Result<bool>;
-    async fn is_empty(&self) -> Result<bool>;
+    /// Replaces the taxonomy in one transaction; returns how many old codes are gone.
+    async fn replace_ccr(&self, nodes: Vec<Ccr>) -> Result<i64>;
 }
 
 /// The whole seam.
 #[async_trait]
-pub trait Store: TicketStore + EventStore + ReferenceStore {
+pub trait Store: TicketStore + EventStore + ReferenceStore + CcrStore {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

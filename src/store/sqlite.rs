@@ -2,10 +2,11 @@
 //! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
 use super::filter::{push_filter, push_order, push_scope, push_watch};
 use super::{
-    Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Scope, Store, TicketFilter,
-    TicketKey, TicketQuery, TicketStore, WatchFilter,
+    CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Scope, Store,
+    TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
 };
 use crate::clock::{from_micros, to_micros};
+use crate::domain::ccr::Ccr;
 use crate::domain::{
     Agent, AgentRole, EscalationDepartment, EventType, NewEvent, Queue, ResolutionStatus, Ticket,
     TicketEvent,
@@ -734,6 +735,49 @@ impl ReferenceStore for SqliteStore {
         .await
     }
 
+    async fn is_empty(&self) -> Result<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM queues) + (SELECT COUNT(*) FROM agents) + (SELECT COUNT(*) FROM tickets)",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(count == 0)
+    }
+}
+
+fn decode_ccr(
+    (code, level, parent_code, translations): (String, i64, Option<String>, String),
+) -> Result<Ccr> {
+    Ok(Ccr {
+        code,
+        level: level as i32,
+        parent_code: parent_code.unwrap_or_default(),
+        translations: serde_json::from_str(&translations)
+            .map_err(|e| Error::Internal(format!("corrupt CCR translations: {e}")))?,
+    })
+}
+
+#[async_trait]
+impl CcrStore for SqliteStore {
+    async fn list_ccr(&self) -> Result<Vec<Ccr>> {
+        let rows: Vec<(String, i64, Option<String>, String)> = sqlx::query_as(
+            "SELECT code, level, parent_code, translations FROM ccr_nodes ORDER BY code",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(decode_ccr).collect()
+    }
+
+    async fn get_ccr(&self, code: &str) -> Result<Option<Ccr>> {
+        let row: Option<(String, i64, Option<String>, String)> = sqlx::query_as(
+            "SELECT code, level, parent_code, translations FROM ccr_nodes WHERE code = ?",
+        )
+        .bind(code)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(decode_ccr).transpose()
+    }
+
     async fn is_ccr_leaf(&self, code: &str) -> Result<bool> {
         let level: Option<i64> = sqlx::query_scalar("SELECT level FROM ccr_nodes WHERE code = ?")
             .bind(code)
@@ -742,13 +786,29 @@ impl ReferenceStore for SqliteStore {
         Ok(level == Some(3))
     }
 
-    async fn is_empty(&self) -> Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM queues) + (SELECT COUNT(*) FROM agents) + (SELECT COUNT(*) FROM tickets)",
-        )
-        .fetch_one(&self.read)
-        .await?;
-        Ok(count == 0)
+    async fn replace_ccr(&self, nodes: Vec<Ccr>) -> Result<i64> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let old: Vec<String> = sqlx::query_scalar("SELECT code FROM ccr_nodes")
+                    .fetch_all(&mut *conn)
+                    .await?;
+                sqlx::query("DELETE FROM ccr_nodes").execute(&mut *conn).await?;
+                for node in &nodes {
+                    sqlx::query(
+                        "INSERT INTO ccr_nodes (code, level, parent_code, translations) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(&node.code)
+                    .bind(node.level)
+                    .bind(Some(node.parent_code.as_str()).filter(|p| !p.is_empty()))
+                    .bind(serde_json::json!(node.translations).to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                let kept: std::collections::HashSet<&str> = nodes.iter().map(|n| n.code.as_str()).collect();
+                Ok(old.iter().filter(|code| !kept.contains(code.as_str())).count() as i64)
+            })
+        })
+        .await
     }
 }
 

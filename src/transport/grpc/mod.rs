@@ -1,5 +1,6 @@
 //! gRPC adapters: one file per service. Each handler decodes the request, calls the app and
 //! encodes the reply; `From<Error> for Status` is the one error mapping of this transport.
+mod ccr;
 pub mod convert;
 mod tickets;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+pub use ccr::CcrApi;
 pub use tickets::TicketApi;
 
 impl From<Error> for Status {
@@ -89,4 +91,3 @@ pub struct PendingService;
 
 impl crate::pb::agent_service_server::AgentService for PendingService {}
 impl crate::pb::conversation_service_server::ConversationService for PendingService {}
-impl crate::pb::ccr_service_server::CcrService for PendingService {}

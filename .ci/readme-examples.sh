@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs the grpcurl examples of README.md against a running `casework serve --demo`, and
+# checks that README.md shows exactly these commands.
+#
+#   .ci/readme-examples.sh PORT GRPCURL TOKEN
+#
+# PORT: the server's port on 127.0.0.1; GRPCURL: path of the grpcurl binary; TOKEN: an admin
+# token (`casework token --sub admin@example.com --role admin`). Needs jq. Fails on the first
+# example that fails.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 PORT GRPCURL TOKEN" >&2
+  exit 2
+fi
+PORT=$1
+GRPCURL=$2
+TOKEN=$3
+here=$(cd "$(dirname "$0")" && pwd)
+readme="$here/../README.md"
+
+# The README talks to the default address; point it at the server under test.
+grpcurl() {
+  local args=()
+  for arg in "$@"; do
+    if [ "$arg" = localhost:50051 ]; then
+      arg="127.0.0.1:$PORT"
+    fi
+    args+=("$arg")
+  done
+  "$GRPCURL" "${args[@]}"
+}
+
+# Every line between the markers must appear, as a whole line, in README.md.
+missing=0
+while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  if ! grep -qxF -- "$line" "$readme"; then
+    echo "README.md lacks this example line: $line" >&2
+    missing=1
+  fi
+done < <(sed -n '/^# --- examples: begin ---$/,/^# --- examples: end ---$/p' "$0" | sed '1d;$d')
+[ "$missing" = 0 ] || exit 1
+
+# --- examples: begin ---
+# Services (reflection: no proto files needed) and health (no token needed)
+grpcurl -plaintext localhost:50051 list
+grpcurl -plaintext -d '{"service": "casework.v1.TicketService"}' localhost:50051 grpc.health.v1.Health/Check
+
+# Create a chat ticket for customer cust-1; keep its id and number
+CREATED=$(grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"queue": "chat-sg-en", "channel": "chat", "subject": "Where is my order?", "priority": 2, "customer": {"id": "cust-1", "name": "Hugo Dan"}}' \
+  localhost:50051 casework.v1.TicketService/CreateTicket)
+echo "$CREATED"
+TICKET_ID=$(jq -r .ticket.id <<<"$CREATED")
+NUMBER=$(jq -r .ticket.number <<<"$CREATED")
+
+# Get it by number (what people say on the phone)
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"number\": $NUMBER}" \
+  localhost:50051 casework.v1.TicketService/GetTicket
+
+# List the waiting tickets of the queue, with the total count
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"filter": {"queues": ["chat-sg-en"], "statuses": ["TICKET_STATUS_CREATED"]}, "page_size": 10, "include_total_size": true}' \
+  localhost:50051 casework.v1.TicketService/ListTickets
+
+# Assign it to an agent, then close it
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d "{\"ticket_id\": \"$TICKET_ID\", \"agent_id\": \"agent@example.com\"}" \
+  localhost:50051 casework.v1.TicketService/AssignTicket
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d "{\"ticket_id\": \"$TICKET_ID\", \"resolution_status\": \"RESOLUTION_STATUS_NO_ACTION\", \"resolution_reason\": \"order arrived\"}" \
+  localhost:50051 casework.v1.TicketService/CloseTicket
+
+# Its audit trail: CREATED, ASSIGNED, CLOSED
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"ticket_id\": \"$TICKET_ID\"}" \
+  localhost:50051 casework.v1.TicketService/ListTicketEvents
+# --- examples: end ---
+
+# The examples did what they say.
+[[ $TICKET_ID =~ ^[0-9a-f-]{36}$ ]] || { echo "CreateTicket gave no ticket id" >&2; exit 1; }
+events=$(grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"ticket_id\": \"$TICKET_ID\"}" \
+  localhost:50051 casework.v1.TicketService/ListTicketEvents | jq -r '[.events[].type] | join(" ")')
+expected="TICKET_EVENT_TYPE_CREATED TICKET_EVENT_TYPE_ASSIGNED TICKET_EVENT_TYPE_CLOSED"
+if [ "$events" != "$expected" ]; then
+  echo "unexpected audit trail: $events (expected $expected)" >&2
+  exit 1
+fi
+echo "README examples: all passed"
