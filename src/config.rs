@@ -45,6 +45,20 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print a signed bearer token (same secret resolution as `serve`).
     Token(TokenArgs),
+    /// Replace the CCR taxonomy from a CSV or JSON file, validated as ImportCcr does.
+    ImportCcr(ImportCcrArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportCcrArgs {
+    /// JSON (a list of `{code, level, parent_code, translations: [{language, text}]}`) or CSV
+    /// (`code,level,parent_code,language,text`, one row per translation).
+    pub file: PathBuf,
+    /// Validate and count, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Clone, Args)]

@@ -1,13 +1,21 @@
-//! Demo reference data for `serve --demo`: queues, departments and agents of a small
-//! food-delivery support floor. Loaded only into an empty store.
+//! Demo reference data for `serve --demo`: queues, departments, agents and a contact-reason
+//! taxonomy (English, German, French) of a small food-delivery support floor. Loaded only
+//! into an empty store. (The agent statuses `online`, `offline`, `break`, `busy` come with the
+//! migrations.)
+use crate::app::App;
 use crate::domain::{Agent, AgentRole, EscalationDepartment, Queue};
 use crate::error::Result;
-use crate::store::Store;
 
-pub async fn load(store: &dyn Store) -> Result<bool> {
+/// The demo CCR taxonomy, in the JSON form `casework import-ccr` reads.
+pub const CCR_TAXONOMY: &str = include_str!("demo_ccr.json");
+
+pub async fn load(app: &App) -> Result<bool> {
+    let store = app.store().as_ref();
     if !store.is_empty().await? {
         return Ok(false);
     }
+    app.replace_taxonomy(crate::transport::ccr_file::parse(CCR_TAXONOMY)?, false)
+        .await?;
     for (id, name, language, sla) in [
         ("chat-sg-en", "chat-sg-en", "en", 900),
         ("chat-de-de", "chat-de-de", "de", 900),

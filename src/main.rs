@@ -52,10 +52,10 @@ async fn run(cli: Cli) -> Result<()> {
             let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
             tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
             let store = casework::store::connect(&args.database.database_url).await?;
-            if args.demo && casework::demo::load(store.as_ref()).await? {
+            let app = App::new(store, Arc::new(SystemClock), AppConfig::default()).await?;
+            if args.demo && casework::demo::load(&app).await? {
                 tracing::info!("loaded demo reference data");
             }
-            let app = App::new(store, Arc::new(SystemClock), AppConfig::default()).await?;
             let server = casework::server::start(
                 app,
                 authenticator,
@@ -70,6 +70,27 @@ async fn run(cli: Cli) -> Result<()> {
             let store = casework::store::connect(&args.database_url).await?;
             store.close().await;
             tracing::info!(database = %redact_url(&args.database_url), "migrations applied");
+            Ok(())
+        }
+        Command::ImportCcr(args) => {
+            let text = std::fs::read_to_string(&args.file).map_err(|e| {
+                Error::invalid("file", format!("cannot read {}: {e}", args.file.display()))
+            })?;
+            let nodes = casework::transport::ccr_file::parse(&text)?;
+            let store = casework::store::connect(&args.database.database_url).await?;
+            let app = App::new(store.clone(), Arc::new(SystemClock), AppConfig::default()).await?;
+            let summary = app.replace_taxonomy(nodes, args.dry_run).await;
+            store.close().await;
+            let summary = summary?;
+            println!(
+                "{} CCR taxonomy: {} level-1, {} level-2, {} level-3 codes, {} translations; {} old codes removed",
+                if args.dry_run { "valid" } else { "imported" },
+                summary.level_counts[0],
+                summary.level_counts[1],
+                summary.level_counts[2],
+                summary.translation_count,
+                summary.removed_count
+            );
             Ok(())
         }
         Command::Token(args) => {
