@@ -4,6 +4,7 @@
 mod access;
 pub mod ccr;
 pub mod paging;
+mod routing;
 pub mod tickets;
 pub mod validate;
 
@@ -21,6 +22,9 @@ pub struct AppConfig {
     pub default_sla_seconds: i64,
     /// Events buffered per stream before the stream waits for its client.
     pub stream_buffer: usize,
+    /// Channels whose assigned tickets go back to their queue when the agent goes offline;
+    /// empty keeps them with the agent.
+    pub requeue_channels: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -28,6 +32,7 @@ impl Default for AppConfig {
         AppConfig {
             default_sla_seconds: 24 * 3600,
             stream_buffer: 256,
+            requeue_channels: vec!["chat".into()],
         }
     }
 }

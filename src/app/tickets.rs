@@ -328,7 +328,7 @@ impl App {
         {
             Created::New(ticket, events) => {
                 self.publish(&events);
-                Ok(ticket)
+                Ok(self.after_change(None, ticket, None).await)
             }
             Created::Replayed(ticket) => Ok(ticket),
         }
@@ -453,6 +453,7 @@ impl App {
                 return Err(version_mismatch(&ticket, expected_version));
             }
             let previous = ticket.version;
+            let holder = ticket.assignee.clone();
             let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
             match self
                 .store
@@ -461,7 +462,14 @@ impl App {
             {
                 Some(events) => {
                     self.publish(&events);
-                    return Ok(ticket);
+                    let preferred = match &transition {
+                        Transition::Reopen {
+                            keep_assignee: true,
+                            ..
+                        } => ticket.last_assignee.clone(),
+                        _ => None,
+                    };
+                    return Ok(self.after_change(holder, ticket, preferred).await);
                 }
                 None if expected_version > 0 => {
                     return Err(Error::Aborted(format!(
@@ -864,6 +872,7 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
         }
         Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Resume => {}
+        Transition::Requeue { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Handoff {
             queue,
             agent,

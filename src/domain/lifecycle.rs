@@ -48,6 +48,10 @@ pub enum Transition {
         reason: String,
     },
     Resume,
+    /// Back to the queue, unassigned (the agent went offline).
+    Requeue {
+        reason: String,
+    },
     Handoff {
         queue: Option<String>,
         agent: Option<String>,
@@ -90,6 +94,7 @@ impl Transition {
             Transition::Escalate { .. } => &[Assigned, OnHold],
             Transition::Hold { .. } => &[Assigned],
             Transition::Resume => &[OnHold],
+            Transition::Requeue { .. } => &[Assigned],
             Transition::Handoff { .. } => &[Created],
             Transition::Close { .. } => OPEN,
             Transition::Reopen { .. } => &[Closed],
@@ -107,6 +112,7 @@ impl Transition {
             Transition::Escalate { .. } => "escalate",
             Transition::Hold { .. } => "hold",
             Transition::Resume => "resume",
+            Transition::Requeue { .. } => "requeue",
             Transition::Handoff { .. } => "hand off",
             Transition::Close { .. } => "close",
             Transition::Reopen { .. } => "reopen",
@@ -214,6 +220,15 @@ pub fn apply(
             set_status(ticket, Assigned, "resumed", now);
             vec![NewEvent::new(EventType::Resumed, json!({}))]
         }
+        Transition::Requeue { reason } => {
+            let from = ticket.assignee.clone().unwrap_or_default();
+            unassign(ticket);
+            set_status(ticket, Created, &reason, now);
+            vec![NewEvent::new(
+                EventType::Requeued,
+                json!({ "from": from, "reason": reason }),
+            )]
+        }
         Transition::Handoff {
             queue,
             agent,
@@ -259,25 +274,16 @@ pub fn apply(
             reason,
             keep_assignee,
         } => {
-            let last = ticket
-                .assignee
-                .take()
-                .or_else(|| ticket.last_assignee.clone());
+            // Back to the queue; routing asks for `last_assignee` first when `keep_assignee`.
+            unassign(ticket);
             ticket.resolution = None;
             ticket.rating = None;
             ticket.escalation = None;
-            ticket.metadata.assigned_at = None;
-            ticket.metadata.picked_at = None;
-            let mut payload = json!({ "reason": reason, "keep_assignee": keep_assignee });
-            match last.filter(|_| keep_assignee) {
-                Some(agent) => {
-                    assign_to(ticket, &agent, now);
-                    set_status(ticket, Assigned, &reason, now);
-                    payload["assignee"] = json!(agent);
-                }
-                None => set_status(ticket, Created, &reason, now),
-            }
-            vec![NewEvent::new(EventType::Reopened, payload)]
+            set_status(ticket, Created, &reason, now);
+            vec![NewEvent::new(
+                EventType::Reopened,
+                json!({ "reason": reason, "keep_assignee": keep_assignee }),
+            )]
         }
         Transition::Rate { score, comment } => {
             if ticket.rating.is_some() {

@@ -5,12 +5,13 @@ pub mod event;
 pub mod lifecycle;
 pub mod principal;
 pub mod reference;
+pub mod routing;
 pub mod ticket;
 
 pub use event::{EventType, NewEvent, TicketEvent};
 pub use lifecycle::Transition;
 pub use principal::{Principal, Role};
-pub use reference::{Agent, AgentRole, EscalationDepartment, Queue, ResolutionStatus};
+pub use reference::{Agent, AgentRole, AgentStatus, EscalationDepartment, Queue, ResolutionStatus};
 pub use ticket::{
     Customer, CustomerIdentity, Escalation, LinkCategory, LinkIdType, Metadata, Rating, Resolution,
     Ticket, TicketLink, TicketStatus, Vendor,

@@ -83,3 +83,11 @@ pub struct Agent {
     pub languages: Vec<String>,
     pub max_concurrent: i32,
 }
+
+/// A configured agent status and whether agents in it receive tickets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatus {
+    pub name: String,
+    pub alias: String,
+    pub receives_tickets: bool,
+}

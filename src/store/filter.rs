@@ -215,6 +215,13 @@ where
     DB: Database,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
+    if let Some(agent) = &watch.involving {
+        qb.push(" AND (e.assignee = ")
+            .push_bind(agent.clone())
+            .push(" OR e.previous_assignee = ")
+            .push_bind(agent.clone())
+            .push(")");
+    }
     any_of!(qb, "t.queue", &watch.queues);
     if let Some(assignee) = &watch.assignee {
         qb.push(" AND t.assignee = ").push_bind(assignee.clone());

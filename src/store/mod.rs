@@ -6,8 +6,8 @@ pub mod sqlite;
 use crate::clock::Time;
 use crate::domain::ccr::Ccr;
 use crate::domain::{
-    Agent, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket, TicketEvent,
-    TicketStatus,
+    Agent, AgentStatus, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket,
+    TicketEvent, TicketStatus,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -138,6 +138,8 @@ pub struct QueueStats {
 /// What a stream follows: events of tickets matching these, visible in the scope.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WatchFilter {
+    /// Events where this agent held the ticket before or after (WatchMyTickets).
+    pub involving: Option<String>,
     pub queues: Vec<String>,
     pub assignee: Option<String>,
     pub ticket_id: Option<String>,
@@ -197,15 +199,51 @@ pub trait ReferenceStore: Send + Sync {
     async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>>;
     async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()>;
     async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>>;
+    async fn is_empty(&self) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait AgentStore: Send + Sync {
     async fn get_agent(&self, id: &str) -> Result<Option<Agent>>;
     async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
-    async fn upsert_agent_status(
+    /// Agents ordered by id, after `after_id`, optionally serving `queue` / in `status`.
+    async fn list_agents(
         &self,
-        name: &str,
-        alias: &str,
-        receives_tickets: bool,
-    ) -> Result<()>;
-    async fn is_empty(&self) -> Result<bool>;
+        queue: Option<&str>,
+        status: Option<&str>,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Agent>>;
+    /// Open tickets (assigned, on hold, escalated to them) each agent holds.
+    async fn active_ticket_count(&self, agent_id: &str) -> Result<i64>;
+    async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>>;
+    async fn get_agent_status(&self, name: &str) -> Result<Option<AgentStatus>>;
+    async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()>;
+}
+
+/// A routing assignment or requeue, written with its events.
+pub type Routed = (Ticket, Vec<TicketEvent>);
+
+/// Routing runs inside one write transaction per call, so the choice and the change cannot
+/// race with other writers (DESIGN.md §3: never two agents on a ticket, never over capacity).
+#[async_trait]
+pub trait RoutingStore: Send + Sync {
+    /// If the ticket still waits, gives it to the agent `routing::choose_agent` picks.
+    async fn route_ticket(
+        &self,
+        ticket_id: &str,
+        preferred: Option<String>,
+        now: Time,
+    ) -> Result<Option<Routed>>;
+    /// While the agent receives and has room, gives it the best waiting ticket it fits.
+    async fn fill_agent(&self, agent_id: &str, now: Time) -> Result<Vec<Routed>>;
+    /// Puts the agent's assigned tickets of `channels` back in their queues (REQUEUED).
+    async fn requeue_agent(
+        &self,
+        agent_id: &str,
+        channels: Vec<String>,
+        now: Time,
+    ) -> Result<Vec<Routed>>;
 }
 
 #[async_trait]
@@ -221,7 +259,9 @@ pub trait CcrStore: Send + Sync {
 
 /// The whole seam.
 #[async_trait]
-pub trait Store: TicketStore + EventStore + ReferenceStore + CcrStore {
+pub trait Store:
+    TicketStore + EventStore + ReferenceStore + AgentStore + RoutingStore + CcrStore
+{
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

@@ -2,14 +2,16 @@
 //! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
 use super::filter::{push_filter, push_order, push_scope, push_watch};
 use super::{
-    CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Scope, Store,
-    TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
+    AgentStore, CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Routed,
+    RoutingStore, Scope, Store, TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
 };
-use crate::clock::{from_micros, to_micros};
+use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::ccr::Ccr;
+use crate::domain::lifecycle::{self, Transition};
+use crate::domain::routing::{self, AgentLoad};
 use crate::domain::{
-    Agent, AgentRole, EscalationDepartment, EventType, NewEvent, Queue, ResolutionStatus, Ticket,
-    TicketEvent,
+    Agent, AgentRole, AgentStatus, EscalationDepartment, EventType, NewEvent, Queue,
+    ResolutionStatus, Ticket, TicketEvent,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -258,14 +260,15 @@ fn ticket_columns<'q>(
 async fn insert_events(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
+    previous_assignee: Option<&str>,
     actor: &str,
     events: Vec<NewEvent>,
 ) -> Result<Vec<TicketEvent>> {
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, assignee, \
+             previous_assignee) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&ticket.id)
         .bind(event.event_type.as_str())
@@ -273,6 +276,8 @@ async fn insert_events(
         .bind(to_micros(ticket.updated_at))
         .bind(event.version)
         .bind(event.payload.to_string())
+        .bind(ticket.assignee.as_deref())
+        .bind(previous_assignee)
         .fetch_one(&mut *conn)
         .await?;
         stored.push(TicketEvent {
@@ -361,8 +366,58 @@ async fn insert_ticket(
         .execute(&mut *conn)
         .await?;
     }
-    let stored = insert_events(conn, &ticket, &actor, events).await?;
+    let stored = insert_events(conn, &ticket, None, &actor, events).await?;
     Ok(Created::New(ticket, stored))
+}
+
+/// Writes a changed ticket and its events if the stored version is still `previous_version`;
+/// `None` when another change won. Records who held the ticket before and after, and when an
+/// agent got it.
+async fn save_ticket(
+    conn: &mut SqliteConnection,
+    ticket: &Ticket,
+    previous_version: i64,
+    actor: &str,
+    events: Vec<NewEvent>,
+) -> Result<Option<Vec<TicketEvent>>> {
+    let previous_assignee: Option<Option<String>> =
+        sqlx::query_scalar("SELECT assignee FROM tickets WHERE id = ? AND version = ?")
+            .bind(&ticket.id)
+            .bind(previous_version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(previous_assignee) = previous_assignee else {
+        return Ok(None);
+    };
+    let doc = encode_ticket(ticket)?;
+    ticket_columns(
+        sqlx::query(
+            "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
+             ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
+             country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
+             updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+        ),
+        ticket,
+        doc,
+    )
+    .bind(&ticket.id)
+    .bind(previous_version)
+    .execute(&mut *conn)
+    .await
+    .map_err(on_constraint)?;
+    write_tags(conn, ticket).await?;
+    if let Some(agent) = &ticket.assignee
+        && previous_assignee.as_ref() != Some(agent)
+    {
+        sqlx::query("UPDATE agents SET last_assigned_at = ? WHERE id = ?")
+            .bind(to_micros(ticket.updated_at))
+            .bind(agent)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(
+        insert_events(conn, ticket, previous_assignee.as_deref(), actor, events).await?,
+    ))
 }
 
 #[async_trait]
@@ -404,29 +459,9 @@ impl TicketStore for SqliteStore {
     ) -> Result<Option<Vec<TicketEvent>>> {
         let (ticket, actor) = (ticket.clone(), actor.to_string());
         self.write(move |conn| {
-            Box::pin(async move {
-                let doc = encode_ticket(&ticket)?;
-                let updated = ticket_columns(
-                    sqlx::query(
-                        "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
-                         ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
-                         country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
-                         updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
-                    ),
-                    &ticket,
-                    doc,
-                )
-                .bind(&ticket.id)
-                .bind(previous_version)
-                .execute(&mut *conn)
-                .await
-                .map_err(on_constraint)?;
-                if updated.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                write_tags(conn, &ticket).await?;
-                Ok(Some(insert_events(conn, &ticket, &actor, events).await?))
-            })
+            Box::pin(
+                async move { save_ticket(conn, &ticket, previous_version, &actor, events).await },
+            )
         })
         .await
     }
@@ -670,71 +705,6 @@ impl ReferenceStore for SqliteStore {
             .collect())
     }
 
-    async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
-        let row = sqlx::query(
-            "SELECT id, name, role, status, status_alias, last_login_at, status_updated_at, queues, \
-             languages, max_concurrent FROM agents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(decode_agent).transpose()
-    }
-
-    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        let agent = agent.clone();
-        self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
-                     queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
-                     status = excluded.status, status_alias = excluded.status_alias, \
-                     last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
-                     queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
-                )
-                .bind(&agent.id)
-                .bind(&agent.name)
-                .bind(agent.role.as_str())
-                .bind(&agent.status)
-                .bind(&agent.status_alias)
-                .bind(agent.last_login_at.map(to_micros))
-                .bind(agent.status_updated_at.map(to_micros))
-                .bind(serde_json::json!(agent.queues).to_string())
-                .bind(serde_json::json!(agent.languages).to_string())
-                .bind(agent.max_concurrent)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn upsert_agent_status(
-        &self,
-        name: &str,
-        alias: &str,
-        receives_tickets: bool,
-    ) -> Result<()> {
-        let (name, alias) = (name.to_string(), alias.to_string());
-        self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES (?, ?, ?) \
-                     ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, receives_tickets = excluded.receives_tickets",
-                )
-                .bind(name)
-                .bind(alias)
-                .bind(receives_tickets)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
-    }
-
     async fn is_empty(&self) -> Result<bool> {
         let count: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM queues) + (SELECT COUNT(*) FROM agents) + (SELECT COUNT(*) FROM tickets)",
@@ -806,6 +776,297 @@ impl CcrStore for SqliteStore {
                 }
                 let kept: std::collections::HashSet<&str> = nodes.iter().map(|n| n.code.as_str()).collect();
                 Ok(old.iter().filter(|code| !kept.contains(code.as_str())).count() as i64)
+            })
+        })
+        .await
+    }
+}
+
+const AGENT_COLUMNS: &str = "id, name, role, status, status_alias, last_login_at, status_updated_at, \
+     queues, languages, max_concurrent";
+
+#[async_trait]
+impl AgentStore for SqliteStore {
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
+        let row = sqlx::query(
+            "SELECT id, name, role, status, status_alias, last_login_at, status_updated_at, queues, \
+             languages, max_concurrent FROM agents WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(decode_agent).transpose()
+    }
+
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
+        let agent = agent.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
+                     queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
+                     status = excluded.status, status_alias = excluded.status_alias, \
+                     last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
+                     queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
+                )
+                .bind(&agent.id)
+                .bind(&agent.name)
+                .bind(agent.role.as_str())
+                .bind(&agent.status)
+                .bind(&agent.status_alias)
+                .bind(agent.last_login_at.map(to_micros))
+                .bind(agent.status_updated_at.map(to_micros))
+                .bind(serde_json::json!(agent.queues).to_string())
+                .bind(serde_json::json!(agent.languages).to_string())
+                .bind(agent.max_concurrent)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn list_agents(
+        &self,
+        queue: Option<&str>,
+        status: Option<&str>,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Agent>> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE 1 = 1"));
+        if let Some(queue) = queue {
+            qb.push(" AND EXISTS (SELECT 1 FROM json_each(agents.queues) WHERE json_each.value = ")
+                .push_bind(queue.to_string())
+                .push(")");
+        }
+        if let Some(status) = status {
+            qb.push(" AND status = ").push_bind(status.to_string());
+        }
+        if let Some(after_id) = after_id {
+            qb.push(" AND id > ").push_bind(after_id.to_string());
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.read).await?;
+        rows.iter().map(decode_agent).collect()
+    }
+
+    async fn active_ticket_count(&self, agent_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM tickets WHERE assignee = ? AND status IN {ACTIVE}"
+        ))
+        .bind(agent_id)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>> {
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT name, alias, receives_tickets FROM agent_statuses ORDER BY name",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, alias, receives_tickets)| AgentStatus {
+                name,
+                alias,
+                receives_tickets,
+            })
+            .collect())
+    }
+
+    async fn get_agent_status(&self, name: &str) -> Result<Option<AgentStatus>> {
+        let row: Option<(String, String, bool)> = sqlx::query_as(
+            "SELECT name, alias, receives_tickets FROM agent_statuses WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|(name, alias, receives_tickets)| AgentStatus {
+            name,
+            alias,
+            receives_tickets,
+        }))
+    }
+
+    async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()> {
+        let status = status.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES (?, ?, ?) \
+                     ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, \
+                     receives_tickets = excluded.receives_tickets",
+                )
+                .bind(&status.name)
+                .bind(&status.alias)
+                .bind(status.receives_tickets)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// Statuses in which a ticket counts against its assignee's capacity.
+const ACTIVE: &str = "('ASSIGNED', 'ON_HOLD', 'ESCALATED')";
+
+/// Routing's view of agents (all, or one), read inside the write transaction.
+async fn agent_loads(
+    conn: &mut SqliteConnection,
+    agent_id: Option<&str>,
+) -> Result<Vec<AgentLoad>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT a.id, a.name, a.role, a.status, a.status_alias, a.last_login_at, a.status_updated_at, \
+         a.queues, a.languages, a.max_concurrent, a.last_assigned_at, \
+         COALESCE(s.receives_tickets, 0) AS receiving, \
+         (SELECT COUNT(*) FROM tickets t WHERE t.assignee = a.id AND t.status IN {ACTIVE}) AS active \
+         FROM agents a LEFT JOIN agent_statuses s ON s.name = a.status WHERE 1 = 1"
+    ));
+    if let Some(agent_id) = agent_id {
+        qb.push(" AND a.id = ").push_bind(agent_id.to_string());
+    }
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(AgentLoad {
+                agent: decode_agent(row)?,
+                receiving: row.try_get("receiving")?,
+                active: row.try_get("active")?,
+                last_assigned_at: row
+                    .try_get::<Option<i64>, _>("last_assigned_at")?
+                    .map(from_micros),
+            })
+        })
+        .collect()
+}
+
+async fn load_ticket(conn: &mut SqliteConnection, ticket_id: &str) -> Result<Option<Ticket>> {
+    let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM tickets WHERE id = ?")
+        .bind(ticket_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    doc.as_deref().map(decode_ticket).transpose()
+}
+
+/// Applies `transition` as the routing actor and saves it (inside the caller's transaction).
+async fn apply_and_save(
+    conn: &mut SqliteConnection,
+    mut ticket: Ticket,
+    transition: Transition,
+    now: Time,
+) -> Result<Routed> {
+    let previous = ticket.version;
+    let events = lifecycle::apply(&mut ticket, transition, ROUTING_ACTOR, now)?;
+    let stored = save_ticket(conn, &ticket, previous, ROUTING_ACTOR, events)
+        .await?
+        .ok_or_else(|| Error::Internal("ticket changed inside the routing transaction".into()))?;
+    Ok((ticket, stored))
+}
+
+async fn fill(conn: &mut SqliteConnection, agent_id: &str, now: Time) -> Result<Vec<Routed>> {
+    let mut routed = Vec::new();
+    loop {
+        let Some(load) = agent_loads(conn, Some(agent_id)).await?.pop() else {
+            return Ok(routed);
+        };
+        if !load.has_room() || load.agent.queues.is_empty() {
+            return Ok(routed);
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL AND queue IN (",
+        );
+        let mut list = qb.separated(", ");
+        for queue in &load.agent.queues {
+            list.push_bind(queue.clone());
+        }
+        qb.push(") ORDER BY priority DESC, number ASC LIMIT 1000");
+        let docs: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        let waiting = docs
+            .iter()
+            .map(|doc| decode_ticket(doc))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(ticket) = routing::choose_ticket(&load, &waiting) else {
+            return Ok(routed);
+        };
+        let transition = Transition::Assign {
+            agent: load.agent.id.clone(),
+        };
+        routed.push(apply_and_save(conn, ticket.clone(), transition, now).await?);
+    }
+}
+
+/// The actor recorded on routing's events.
+pub const ROUTING_ACTOR: &str = "routing";
+
+#[async_trait]
+impl RoutingStore for SqliteStore {
+    async fn route_ticket(
+        &self,
+        ticket_id: &str,
+        preferred: Option<String>,
+        now: Time,
+    ) -> Result<Option<Routed>> {
+        let ticket_id = ticket_id.to_string();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let Some(ticket) = load_ticket(conn, &ticket_id).await? else {
+                    return Ok(None);
+                };
+                if !ticket.is_waiting() {
+                    return Ok(None);
+                }
+                let loads = agent_loads(conn, None).await?;
+                let Some(load) = routing::choose_agent(&ticket, &loads, preferred.as_deref())
+                else {
+                    return Ok(None);
+                };
+                let transition = Transition::Assign {
+                    agent: load.agent.id.clone(),
+                };
+                Ok(Some(apply_and_save(conn, ticket, transition, now).await?))
+            })
+        })
+        .await
+    }
+
+    async fn fill_agent(&self, agent_id: &str, now: Time) -> Result<Vec<Routed>> {
+        let agent_id = agent_id.to_string();
+        self.write(move |conn| Box::pin(async move { fill(conn, &agent_id, now).await }))
+            .await
+    }
+
+    async fn requeue_agent(
+        &self,
+        agent_id: &str,
+        channels: Vec<String>,
+        now: Time,
+    ) -> Result<Vec<Routed>> {
+        let agent_id = agent_id.to_string();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let docs: Vec<String> = sqlx::query_scalar(
+                    "SELECT doc FROM tickets WHERE assignee = ? AND status = 'ASSIGNED' ORDER BY number",
+                )
+                .bind(&agent_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut routed = Vec::new();
+                for doc in docs {
+                    let ticket = decode_ticket(&doc)?;
+                    if channels.contains(&ticket.channel) {
+                        let transition = Transition::Requeue {
+                            reason: format!("{agent_id} went offline"),
+                        };
+                        routed.push(apply_and_save(conn, ticket, transition, now).await?);
+                    }
+                }
+                Ok(routed)
             })
         })
         .await

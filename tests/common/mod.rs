@@ -145,8 +145,9 @@ async fn seed(store: &dyn casework::store::Store) {
                 id: id.into(),
                 name: id.into(),
                 role,
-                status: "online".into(),
-                status_alias: "Online".into(),
+                // Offline: nothing is routed unless a test puts agents online.
+                status: "offline".into(),
+                status_alias: "Offline".into(),
                 last_login_at: None,
                 status_updated_at: None,
                 queues: queues.into_iter().map(String::from).collect(),

@@ -512,6 +512,7 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         let r = request.into_inner();
         let watch = WatchFilter {
+            involving: None,
             queues: r.queues,
             assignee: non_empty(&r.assignee),
             ticket_id: non_empty(&r.ticket_id),

@@ -1,0 +1,75 @@
+//! Routing's one entry point. Every use case that may leave a ticket waiting or free an
+//! agent's capacity ends in [`App::after_change`]; status changes call [`App::fill`]. The
+//! choice itself is `domain::routing`, run by the store inside one write transaction.
+use super::App;
+use crate::domain::{Ticket, TicketStatus};
+use crate::error::Result;
+
+impl App {
+    /// After a committed change: route the ticket if it waits, and refill the agent that
+    /// held it if the change freed that agent's capacity. Returns the ticket as it now is.
+    /// Routing failures are logged, not returned: the caller's change is already durable, and
+    /// the next trigger routes again.
+    pub(crate) async fn after_change(
+        &self,
+        holder: Option<String>,
+        ticket: Ticket,
+        preferred: Option<String>,
+    ) -> Ticket {
+        let mut current = ticket;
+        if current.is_waiting() {
+            match self
+                .store
+                .route_ticket(&current.id, preferred, self.clock.now())
+                .await
+            {
+                Ok(Some((routed, events))) => {
+                    self.publish(&events);
+                    current = routed;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, ticket_id = %current.id, "routing failed"),
+            }
+        }
+        let still_holds = current.assignee == holder
+            && matches!(
+                current.status,
+                TicketStatus::Assigned | TicketStatus::OnHold | TicketStatus::Escalated
+            );
+        if let Some(agent) = holder.filter(|_| !still_holds)
+            && let Err(error) = self.fill(&agent).await
+        {
+            tracing::error!(%error, agent, "refilling an agent failed");
+        }
+        current
+    }
+
+    /// Gives `agent_id` waiting tickets while it receives and has room.
+    pub(crate) async fn fill(&self, agent_id: &str) -> Result<Vec<Ticket>> {
+        let routed = self.store.fill_agent(agent_id, self.clock.now()).await?;
+        let mut tickets = Vec::with_capacity(routed.len());
+        for (ticket, events) in routed {
+            self.publish(&events);
+            tickets.push(ticket);
+        }
+        Ok(tickets)
+    }
+
+    /// Puts the agent's open tickets of the configured channels back in their queues and
+    /// routes them to others.
+    pub(crate) async fn requeue(&self, agent_id: &str) -> Result<()> {
+        let routed = self
+            .store
+            .requeue_agent(
+                agent_id,
+                self.config.requeue_channels.clone(),
+                self.clock.now(),
+            )
+            .await?;
+        for (ticket, events) in routed {
+            self.publish(&events);
+            self.after_change(None, ticket, None).await;
+        }
+        Ok(())
+    }
+}
