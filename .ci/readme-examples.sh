@@ -2,20 +2,24 @@
 # Runs the grpcurl examples of README.md against a running `casework serve --demo`, and
 # checks that README.md shows exactly these commands.
 #
-#   .ci/readme-examples.sh PORT GRPCURL TOKEN
+#   .ci/readme-examples.sh PORT GRPCURL TOKEN CASEWORK DATABASE_URL
 #
 # PORT: the server's port on 127.0.0.1; GRPCURL: path of the grpcurl binary; TOKEN: an admin
-# token (`casework token --sub admin@example.com --role admin`). Needs jq. Fails on the first
+# token (`casework token --sub admin@example.com --role admin`); CASEWORK: the casework binary
+# (the examples mint an agent token with it); DATABASE_URL: the server's database (so that
+# `casework token` finds the server's secret). Needs jq. Fails on the first
 # example that fails.
 set -euo pipefail
 
-if [ $# -ne 3 ]; then
-  echo "usage: $0 PORT GRPCURL TOKEN" >&2
+if [ $# -ne 5 ]; then
+  echo "usage: $0 PORT GRPCURL TOKEN CASEWORK DATABASE_URL" >&2
   exit 2
 fi
 PORT=$1
 GRPCURL=$2
 TOKEN=$3
+CASEWORK=$4
+export CASEWORK_DATABASE_URL=$5
 here=$(cd "$(dirname "$0")" && pwd)
 readme="$here/../README.md"
 
@@ -29,6 +33,11 @@ grpcurl() {
     args+=("$arg")
   done
   "$GRPCURL" "${args[@]}"
+}
+
+# `casework` in the examples is the binary under test.
+casework() {
+  "$CASEWORK" "$@"
 }
 
 # Every line between the markers must appear, as a whole line, in README.md.
@@ -75,6 +84,21 @@ grpcurl -plaintext -H "authorization: bearer $TOKEN" \
 # Its audit trail: CREATED, ASSIGNED, CLOSED
 grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"ticket_id\": \"$TICKET_ID\"}" \
   localhost:50051 casework.v1.TicketService/ListTicketEvents
+
+# The agent comes online: waiting tickets it fits are routed to it from now on
+AGENT_TOKEN=$(casework token --sub agent@example.com --role agent)
+grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d '{"status": "online"}' \
+  localhost:50051 casework.v1.AgentService/SetStatus
+ROUTED=$(grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"queue": "chat-sg-en", "channel": "chat", "subject": "Card declined", "customer": {"id": "cust-2"}}' \
+  localhost:50051 casework.v1.TicketService/CreateTicket)
+jq -r .ticket.assignee <<<"$ROUTED"
+grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d '{}' \
+  localhost:50051 casework.v1.AgentService/ListMyTickets
+
+# Contact reasons: search in German, accents and case ignored
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"query": "ruckerstattung", "language": "de"}' \
+  localhost:50051 casework.v1.CcrService/SearchCcr
 # --- examples: end ---
 
 # The examples did what they say.
@@ -86,4 +110,8 @@ if [ "$events" != "$expected" ]; then
   echo "unexpected audit trail: $events (expected $expected)" >&2
   exit 1
 fi
+[ "$(jq -r .ticket.assignee <<<"$ROUTED")" = agent@example.com ] || {
+  echo "the new ticket was not routed to the online agent" >&2
+  exit 1
+}
 echo "README examples: all passed"

@@ -108,13 +108,25 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
-    /// Load demo queues, departments, agent statuses and agents when the store is empty.
+    /// Load demo queues, departments, agents and a CCR taxonomy when the store is empty.
     #[arg(long, env = "CASEWORK_DEMO")]
     pub demo: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Channels whose assigned tickets go back to their queue when the agent goes offline
+    /// (comma-separated; empty keeps them with the agent).
+    #[arg(
+        long,
+        env = "CASEWORK_REQUEUE_CHANNELS",
+        value_delimiter = ',',
+        default_value = "chat"
+    )]
+    pub requeue_channels: Vec<String>,
+    /// SLA in seconds for tickets whose queue has no default.
+    #[arg(long, env = "CASEWORK_DEFAULT_SLA_SECONDS", default_value_t = 86_400)]
+    pub default_sla_seconds: i64,
     /// Origins allowed to call grpc-web from a browser (comma-separated, e.g.
     /// `https://console.example.com`); none by default, `*` allows any.
     #[arg(long, env = "CASEWORK_CORS_ORIGINS", value_delimiter = ',')]

@@ -52,7 +52,17 @@ async fn run(cli: Cli) -> Result<()> {
             let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
             tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
             let store = casework::store::connect(&args.database.database_url).await?;
-            let app = App::new(store, Arc::new(SystemClock), AppConfig::default()).await?;
+            let config = AppConfig {
+                default_sla_seconds: args.default_sla_seconds,
+                requeue_channels: args
+                    .requeue_channels
+                    .iter()
+                    .filter(|c| !c.is_empty())
+                    .cloned()
+                    .collect(),
+                ..AppConfig::default()
+            };
+            let app = App::new(store, Arc::new(SystemClock), config).await?;
             if args.demo && casework::demo::load(&app).await? {
                 tracing::info!("loaded demo reference data");
             }

@@ -6,7 +6,7 @@ use crate::config::ServerOptions;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::transport::auth::Authenticator;
-use crate::transport::grpc::{AuthInterceptor, CcrApi, PendingService, TicketApi};
+use crate::transport::grpc::{AgentApi, AuthInterceptor, CcrApi, PendingService, TicketApi};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -19,7 +19,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
@@ -90,7 +89,7 @@ pub async fn start(
         interceptor.clone(),
     );
     let agents = InterceptedService::new(
-        pb::agent_service_server::AgentServiceServer::new(PendingService)
+        pb::agent_service_server::AgentServiceServer::new(AgentApi::new(app.clone()))
             .max_decoding_message_size(max),
         interceptor.clone(),
     );
@@ -171,7 +170,9 @@ pub async fn start(
 
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        let incoming = TcpListenerStream::new(listener);
+        // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and replies wait ~40 ms.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let stopped = {
             let stop = stop.clone();
             let app = app.clone();

@@ -125,17 +125,11 @@ async fn health_reports_serving_without_a_token() {
 
 #[tokio::test]
 async fn pending_services_answer_unimplemented() {
-    use pb::agent_service_client::AgentServiceClient;
     use pb::conversation_service_client::ConversationServiceClient;
 
     let server = TestServer::start().await;
     let admin = server.admin().await;
     let channel = server.channel().await;
-
-    let result = AgentServiceClient::new(channel.clone())
-        .get_me(admin.req(pb::GetMeRequest {}))
-        .await;
-    assert_code(result, Code::Unimplemented);
 
     let result = ConversationServiceClient::new(channel)
         .get_room(admin.req(pb::GetRoomRequest {

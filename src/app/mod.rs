@@ -2,6 +2,7 @@
 //! change with its events in one transaction and publishes. The only place rules are applied;
 //! gRPC (and later REST) are thin adapters over it.
 mod access;
+pub mod agents;
 pub mod ccr;
 pub mod paging;
 mod routing;

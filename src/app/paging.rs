@@ -46,3 +46,19 @@ pub fn decode(token: &str, query: &str, field: &str) -> Result<Option<Cursor>> {
         number: number.parse().map_err(|_| invalid())?,
     }))
 }
+
+/// A token holding a text key (e.g. the last agent id of a page).
+pub fn encode_text(key: &str, query: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{key}", query_hash(query)))
+}
+
+pub fn decode_text(token: &str, query: &str, field: &str) -> Result<String> {
+    let invalid = || Error::invalid(field, "is not a token returned by this listing");
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+    let (hash, key) = raw.split_once(':').ok_or_else(invalid)?;
+    if hash != query_hash(query) {
+        return Err(Error::invalid(field, "belongs to a different filter"));
+    }
+    Ok(key.to_string())
+}

@@ -220,7 +220,7 @@ impl App {
         Ok(())
     }
 
-    async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
+    pub(crate) async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
         self.store
             .get_queue(queue_id)
             .await?
@@ -759,6 +759,20 @@ impl App {
         }
         v.finish()?;
         let access = self.access(principal).await?;
+        self.stream_events(watch, access.scope, after_event_id)
+            .await
+    }
+
+    /// Streams events after `after_event_id` (0: from now on) matching `watch` within `scope`.
+    pub(crate) async fn stream_events(
+        &self,
+        watch: WatchFilter,
+        scope: crate::store::Scope,
+        after_event_id: i64,
+    ) -> Result<ReceiverStream<Result<(TicketEvent, Ticket)>>> {
+        if after_event_id < 0 {
+            return Err(Error::invalid("after_event_id", "must not be negative"));
+        }
         let mut last = if after_event_id == 0 {
             self.store.last_event_id().await?
         } else {
@@ -769,11 +783,7 @@ impl App {
         let mut latest = self.latest_event.subscribe();
         tokio::spawn(async move {
             loop {
-                let batch = match app
-                    .store
-                    .watch_events(last, &watch, &access.scope, 256)
-                    .await
-                {
+                let batch = match app.store.watch_events(last, &watch, &scope, 256).await {
                     Ok(batch) => batch,
                     Err(error) => {
                         let _ = tx.send(Err(error)).await;

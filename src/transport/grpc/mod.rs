@@ -1,5 +1,6 @@
 //! gRPC adapters: one file per service. Each handler decodes the request, calls the app and
 //! encodes the reply; `From<Error> for Status` is the one error mapping of this transport.
+mod agents;
 mod ccr;
 pub mod convert;
 mod tickets;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+pub use agents::AgentApi;
 pub use ccr::CcrApi;
 pub use tickets::TicketApi;
 
@@ -89,5 +91,4 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
 #[derive(Clone)]
 pub struct PendingService;
 
-impl crate::pb::agent_service_server::AgentService for PendingService {}
 impl crate::pb::conversation_service_server::ConversationService for PendingService {}
