@@ -20,7 +20,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .skip_protoc_run()
         .file_descriptor_set_path(&descriptor_path)
-        .generate_default_stubs(true)
         .compile_protos(PROTOS, &["proto"])?;
     Ok(())
 }

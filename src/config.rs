@@ -124,6 +124,10 @@ pub struct ServeArgs {
         default_value = "chat"
     )]
     pub requeue_channels: Vec<String>,
+    /// Largest attachment accepted, in bytes (the whole UploadAttachment request must also
+    /// fit in --max-message-bytes).
+    #[arg(long, env = "CASEWORK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: usize,
     /// SLA in seconds for tickets whose queue has no default.
     #[arg(long, env = "CASEWORK_DEFAULT_SLA_SECONDS", default_value_t = 86_400)]
     pub default_sla_seconds: i64,

@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> Result<()> {
             let store = casework::store::connect(&args.database.database_url).await?;
             let config = AppConfig {
                 default_sla_seconds: args.default_sla_seconds,
+                max_attachment_bytes: args.max_attachment_bytes,
                 requeue_channels: args
                     .requeue_channels
                     .iter()

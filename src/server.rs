@@ -6,7 +6,7 @@ use crate::config::ServerOptions;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::transport::auth::Authenticator;
-use crate::transport::grpc::{AgentApi, AuthInterceptor, CcrApi, PendingService, TicketApi};
+use crate::transport::grpc::{AgentApi, AuthInterceptor, CcrApi, ConversationApi, TicketApi};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -94,8 +94,10 @@ pub async fn start(
         interceptor.clone(),
     );
     let conversations = InterceptedService::new(
-        pb::conversation_service_server::ConversationServiceServer::new(PendingService)
-            .max_decoding_message_size(max),
+        pb::conversation_service_server::ConversationServiceServer::new(ConversationApi::new(
+            app.clone(),
+        ))
+        .max_decoding_message_size(max),
         interceptor.clone(),
     );
     let ccr = InterceptedService::new(

@@ -37,6 +37,7 @@ fn ticket(external_id: Option<String>) -> Ticket {
         created_at: now,
         updated_at: now,
         version: 1,
+        unread_count: 0,
     }
 }
 

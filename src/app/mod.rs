@@ -4,6 +4,7 @@
 mod access;
 pub mod agents;
 pub mod ccr;
+pub mod conversations;
 pub mod paging;
 mod routing;
 pub mod tickets;
@@ -11,9 +12,12 @@ pub mod validate;
 
 use crate::clock::Clock;
 use crate::domain::TicketEvent;
+use crate::error::Result;
 use crate::store::Store;
+use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 /// Limits and defaults of the application layer (see `config.rs` for their sources).
@@ -26,6 +30,8 @@ pub struct AppConfig {
     /// Channels whose assigned tickets go back to their queue when the agent goes offline;
     /// empty keeps them with the agent.
     pub requeue_channels: Vec<String>,
+    /// Largest attachment accepted, in bytes.
+    pub max_attachment_bytes: usize,
 }
 
 impl Default for AppConfig {
@@ -34,9 +40,13 @@ impl Default for AppConfig {
             default_sla_seconds: 24 * 3600,
             stream_buffer: 256,
             requeue_channels: vec!["chat".into()],
+            max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
 }
+
+/// Items a stream reads from the store at a time.
+pub(crate) const FOLLOW_BATCH: usize = 256;
 
 #[derive(Clone)]
 pub struct App {
@@ -53,7 +63,7 @@ impl App {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         config: AppConfig,
-    ) -> crate::error::Result<Self> {
+    ) -> Result<Self> {
         let last = store.last_event_id().await?;
         Ok(App {
             store,
@@ -71,6 +81,48 @@ impl App {
     /// Ends every live stream (graceful shutdown).
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// A live stream over an ordered log: `fetch(after)` returns up to `BATCH` items after a
+    /// position, each with its own position. Reads the store, so a slow client only delays
+    /// itself and a reconnecting one misses nothing; waits for commits when caught up; ends
+    /// when the client leaves or the server shuts down.
+    pub(crate) fn follow<T, F, Fut>(&self, mut last: i64, fetch: F) -> ReceiverStream<Result<T>>
+    where
+        T: Send + 'static,
+        F: Fn(i64) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<(i64, T)>>> + Send,
+    {
+        let (tx, rx) = mpsc::channel(self.config.stream_buffer);
+        let mut latest = self.latest_event.subscribe();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let batch = match fetch(last).await {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        let _ = tx.send(Err(error)).await;
+                        return;
+                    }
+                };
+                let caught_up = batch.len() < FOLLOW_BATCH;
+                for (position, item) in batch {
+                    last = position;
+                    tokio::select! {
+                        sent = tx.send(Ok(item)) => if sent.is_err() { return },
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+                if caught_up {
+                    tokio::select! {
+                        changed = latest.changed() => if changed.is_err() { return },
+                        _ = tx.closed() => return,
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            }
+        });
+        ReceiverStream::new(rx)
     }
 
     /// Wakes the streams after a commit.

@@ -18,7 +18,6 @@ use crate::store::{
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 /// Attempts of an optimistic change before giving up under contention.
@@ -190,7 +189,7 @@ impl App {
         self.clock.now()
     }
 
-    async fn load(&self, access: &Access, key: &TicketKey) -> Result<Ticket> {
+    pub(crate) async fn load(&self, access: &Access, key: &TicketKey) -> Result<Ticket> {
         let not_found = || {
             Error::NotFound(match key {
                 TicketKey::Id(id) => format!("ticket {id}"),
@@ -291,6 +290,7 @@ impl App {
                 sla_seconds,
                 due_at: Some(now + chrono::Duration::seconds(sla_seconds)),
                 tags: new.tags.clone(),
+                room_id: uuid::Uuid::now_v7().to_string(),
                 ..Metadata::default()
             },
             escalation: None,
@@ -299,14 +299,12 @@ impl App {
             created_at: now,
             updated_at: now,
             version: 1,
+            unread_count: 0,
         };
         let mut created = NewEvent::new(
             EventType::Created,
             json!({ "queue": ticket.queue, "channel": ticket.channel, "bot_id": ticket.bot_id }),
         );
-        if let Some(message) = &new.initial_message {
-            created.payload["initial_message"] = json!(message);
-        }
         created.version = 1;
         let mut events = vec![created];
         if new.close_immediately {
@@ -321,17 +319,32 @@ impl App {
                 now,
             )?);
         }
-        match self
+        let (ticket, created) = match self
             .store
             .create_ticket(ticket, &actor, events, idempotency)
             .await?
         {
             Created::New(ticket, events) => {
                 self.publish(&events);
-                Ok(self.after_change(None, ticket, None).await)
+                (ticket, true)
             }
-            Created::Replayed(ticket) => Ok(ticket),
+            Created::Replayed(ticket) => (ticket, false),
+        };
+        if let Some(body) = new.initial_message {
+            // Keyed, so a replayed create adds it only if the first attempt did not.
+            let message = crate::app::conversations::NewMessage {
+                ticket_id: ticket.id.clone(),
+                client_message_id: Some(format!("initial-{}", ticket.id)),
+                sender_type: Some(crate::domain::conversation::SenderType::Customer),
+                body,
+                ..Default::default()
+            };
+            self.add_initial_message(&ticket, message).await?;
         }
+        if created {
+            return Ok(self.after_change(None, ticket, None).await);
+        }
+        Ok(ticket)
     }
 
     pub async fn get_ticket(&self, principal: &Principal, key: TicketKey) -> Result<Ticket> {
@@ -773,41 +786,25 @@ impl App {
         if after_event_id < 0 {
             return Err(Error::invalid("after_event_id", "must not be negative"));
         }
-        let mut last = if after_event_id == 0 {
+        let last = if after_event_id == 0 {
             self.store.last_event_id().await?
         } else {
             after_event_id
         };
-        let (tx, rx) = mpsc::channel(self.config.stream_buffer);
         let app = self.clone();
-        let mut latest = self.latest_event.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let batch = match app.store.watch_events(last, &watch, &scope, 256).await {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        let _ = tx.send(Err(error)).await;
-                        return;
-                    }
-                };
-                let caught_up = batch.len() < 256;
-                for item in batch {
-                    last = item.0.id;
-                    tokio::select! {
-                        sent = tx.send(Ok(item)) => if sent.is_err() { return },
-                        _ = app.shutdown.cancelled() => return,
-                    }
-                }
-                if caught_up {
-                    tokio::select! {
-                        changed = latest.changed() => if changed.is_err() { return },
-                        _ = tx.closed() => return,
-                        _ = app.shutdown.cancelled() => return,
-                    }
-                }
+        Ok(self.follow(last, move |after| {
+            let (app, watch, scope) = (app.clone(), watch.clone(), scope.clone());
+            async move {
+                let events = app
+                    .store
+                    .watch_events(after, &watch, &scope, super::FOLLOW_BATCH as i64)
+                    .await?;
+                Ok(events
+                    .into_iter()
+                    .map(|(event, ticket)| (event.id, (event, ticket)))
+                    .collect())
             }
-        });
-        Ok(ReceiverStream::new(rx))
+        }))
     }
 }
 
@@ -882,6 +879,7 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
         }
         Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Resume => {}
+        Transition::CloseRoom { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Requeue { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Handoff {
             queue,

@@ -48,6 +48,10 @@ pub enum Transition {
         reason: String,
     },
     Resume,
+    /// Closes the ticket's chat room (the ticket itself may stay open).
+    CloseRoom {
+        reason: String,
+    },
     /// Back to the queue, unassigned (the agent went offline).
     Requeue {
         reason: String,
@@ -95,6 +99,7 @@ impl Transition {
             Transition::Hold { .. } => &[Assigned],
             Transition::Resume => &[OnHold],
             Transition::Requeue { .. } => &[Assigned],
+            Transition::CloseRoom { .. } => ANY,
             Transition::Handoff { .. } => &[Created],
             Transition::Close { .. } => OPEN,
             Transition::Reopen { .. } => &[Closed],
@@ -113,6 +118,7 @@ impl Transition {
             Transition::Hold { .. } => "hold",
             Transition::Resume => "resume",
             Transition::Requeue { .. } => "requeue",
+            Transition::CloseRoom { .. } => "close the room of",
             Transition::Handoff { .. } => "hand off",
             Transition::Close { .. } => "close",
             Transition::Reopen { .. } => "reopen",
@@ -219,6 +225,16 @@ pub fn apply(
         Transition::Resume => {
             set_status(ticket, Assigned, "resumed", now);
             vec![NewEvent::new(EventType::Resumed, json!({}))]
+        }
+        Transition::CloseRoom { reason } => {
+            if ticket.metadata.chat_room_closed {
+                return Err(refuse(ticket, "has its room closed already"));
+            }
+            ticket.metadata.chat_room_closed = true;
+            vec![NewEvent::new(
+                EventType::ChatClosed,
+                json!({ "room_id": ticket.metadata.room_id, "reason": reason }),
+            )]
         }
         Transition::Requeue { reason } => {
             let from = ticket.assignee.clone().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Plain-Rust domain: tickets, events, the lifecycle transition table, principals and
 //! reference data. Nothing here knows about tonic, sqlx, axum or tokio.
 pub mod ccr;
+pub mod conversation;
 pub mod event;
 pub mod lifecycle;
 pub mod principal;

@@ -165,6 +165,9 @@ pub struct Ticket {
     pub created_at: Time,
     pub updated_at: Time,
     pub version: i64,
+    /// Messages in the room its assignee has not read; derived when read, never stored.
+    #[serde(skip)]
+    pub unread_count: i64,
 }
 
 impl Ticket {

@@ -2,9 +2,11 @@
 //! implementation per database, chosen by URL scheme in [`connect`]; the app never knows which.
 mod filter;
 pub mod sqlite;
+mod sqlite_conversations;
 
 use crate::clock::Time;
 use crate::domain::ccr::Ccr;
+use crate::domain::conversation::{Attachment, Message, Room};
 use crate::domain::{
     Agent, AgentStatus, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket,
     TicketEvent, TicketStatus,
@@ -246,6 +248,58 @@ pub trait RoutingStore: Send + Sync {
     ) -> Result<Vec<Routed>>;
 }
 
+/// How a room is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomKey {
+    Id(String),
+    TicketId(String),
+}
+
+/// Whose conversations: by customer id, or by an identity on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerKey {
+    Id(String),
+    Identity { channel: String, social_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageAdded {
+    New(Message, TicketEvent),
+    /// The sender's `client_message_id` was seen before: the message it created.
+    Duplicate(Message),
+}
+
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// The room, with `unread_count` for `reader`.
+    async fn get_room(&self, key: &RoomKey, reader: &str) -> Result<Option<Room>>;
+    /// Appends a message (its `seq` is assigned here) and a MESSAGE_ADDED event at the
+    /// ticket's current version, in one transaction; honours `client_message_id`.
+    async fn add_message(&self, message: Message, actor: &str) -> Result<MessageAdded>;
+    /// Messages after (or, newest first, before) `cursor`; internal notes only if asked.
+    async fn list_messages(
+        &self,
+        room_id: &str,
+        cursor: Option<i64>,
+        newest_first: bool,
+        include_internal: bool,
+        limit: i64,
+    ) -> Result<Vec<Message>>;
+    async fn message_seq(&self, room_id: &str, message_id: &str) -> Result<Option<i64>>;
+    async fn latest_seq(&self, room_id: &str) -> Result<i64>;
+    /// Moves `reader`'s position forward to `seq` (never back).
+    async fn mark_read(&self, room_id: &str, reader: &str, seq: i64) -> Result<()>;
+    /// Rooms of a customer, newest first, after the cursor `(created_at micros, id)`.
+    async fn customer_rooms(
+        &self,
+        customer: &CustomerKey,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<Room>>;
+    async fn save_attachment(&self, attachment: Attachment) -> Result<()>;
+    async fn get_attachment(&self, id: &str) -> Result<Option<Attachment>>;
+}
+
 #[async_trait]
 pub trait CcrStore: Send + Sync {
     /// The whole taxonomy, ordered by code.
@@ -260,7 +314,7 @@ pub trait CcrStore: Send + Sync {
 /// The whole seam.
 #[async_trait]
 pub trait Store:
-    TicketStore + EventStore + ReferenceStore + AgentStore + RoutingStore + CcrStore
+    TicketStore + EventStore + ReferenceStore + AgentStore + RoutingStore + ConversationStore + CcrStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;

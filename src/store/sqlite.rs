@@ -48,6 +48,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The read pool.
+    pub(super) fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -73,7 +78,7 @@ impl SqliteStore {
 
     /// Runs `work` on the writer connection as part of the next group commit and returns its
     /// result once that commit is durable.
-    async fn write<T, F>(&self, work: F) -> Result<T>
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
@@ -189,6 +194,17 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
 
 fn decode_ticket(doc: &str) -> Result<Ticket> {
     serde_json::from_str(doc).map_err(|e| Error::Internal(format!("corrupt ticket document: {e}")))
+}
+
+/// Messages in a ticket's room that its assignee has not read (SQL over `t`).
+const UNREAD: &str = "(SELECT COUNT(*) FROM messages m WHERE m.ticket_id = t.id AND t.assignee IS NOT NULL \
+     AND m.sender_id <> t.assignee AND m.seq > COALESCE((SELECT rp.seq FROM read_positions rp \
+     JOIN rooms r ON r.id = rp.room_id WHERE r.ticket_id = t.id AND rp.reader_id = t.assignee), 0))";
+
+fn decode_ticket_row(row: &SqliteRow) -> Result<Ticket> {
+    let mut ticket = decode_ticket(row.try_get("doc")?)?;
+    ticket.unread_count = row.try_get("unread")?;
+    Ok(ticket)
 }
 
 fn encode_ticket(ticket: &Ticket) -> Result<String> {
@@ -353,6 +369,17 @@ async fn insert_ticket(
     .await
     .map_err(on_constraint)?;
     write_tags(conn, &ticket).await?;
+    if !ticket.metadata.room_id.is_empty() {
+        sqlx::query(
+            "INSERT INTO rooms (id, ticket_id, customer_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&ticket.metadata.room_id)
+        .bind(&ticket.id)
+        .bind(&ticket.customer.id)
+        .bind(to_micros(ticket.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
     if let Some(key) = &idempotency {
         sqlx::query(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
@@ -406,6 +433,15 @@ async fn save_ticket(
     .await
     .map_err(on_constraint)?;
     write_tags(conn, ticket).await?;
+    if ticket.metadata.chat_room_closed {
+        sqlx::query(
+            "UPDATE rooms SET closed = 1, closed_at = ? WHERE ticket_id = ? AND closed = 0",
+        )
+        .bind(to_micros(ticket.updated_at))
+        .bind(&ticket.id)
+        .execute(&mut *conn)
+        .await?;
+    }
     if let Some(agent) = &ticket.assignee
         && previous_assignee.as_ref() != Some(agent)
     {
@@ -435,19 +471,16 @@ impl TicketStore for SqliteStore {
     }
 
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
-        let query = match key {
-            TicketKey::Id(id) => {
-                sqlx::query_scalar("SELECT doc FROM tickets WHERE id = ?").bind(id.clone())
-            }
-            TicketKey::Number(number) => {
-                sqlx::query_scalar("SELECT doc FROM tickets WHERE number = ?").bind(*number)
-            }
-            TicketKey::ExternalId(id) => {
-                sqlx::query_scalar("SELECT doc FROM tickets WHERE external_id = ?").bind(id.clone())
-            }
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT t.doc, {UNREAD} AS unread FROM tickets t WHERE "
+        ));
+        match key {
+            TicketKey::Id(id) => qb.push("t.id = ").push_bind(id.clone()),
+            TicketKey::Number(number) => qb.push("t.number = ").push_bind(*number),
+            TicketKey::ExternalId(id) => qb.push("t.external_id = ").push_bind(id.clone()),
         };
-        let doc: Option<String> = query.fetch_optional(&self.read).await?;
-        doc.as_deref().map(decode_ticket).transpose()
+        let row = qb.build().fetch_optional(&self.read).await?;
+        row.as_ref().map(decode_ticket_row).transpose()
     }
 
     async fn update_ticket(
@@ -467,14 +500,16 @@ impl TicketStore for SqliteStore {
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT t.doc FROM tickets t WHERE 1 = 1");
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT t.doc, {UNREAD} AS unread FROM tickets t WHERE 1 = 1"
+        ));
         push_filter(&mut qb, &query.filter, query.now);
         push_scope(&mut qb, &query.scope);
         push_order(&mut qb, query.order, query.after);
         qb.push(" LIMIT ").push_bind(query.limit);
         qb.push(" OFFSET ").push_bind(query.offset);
-        let docs: Vec<String> = qb.build_query_scalar().fetch_all(&self.read).await?;
-        docs.iter().map(|doc| decode_ticket(doc)).collect()
+        let rows = qb.build().fetch_all(&self.read).await?;
+        rows.iter().map(decode_ticket_row).collect()
     }
 
     async fn count_tickets(

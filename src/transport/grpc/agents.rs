@@ -81,6 +81,8 @@ type MyTicketStream =
 
 #[tonic::async_trait]
 impl AgentService for AgentApi {
+    type WatchMyTicketsStream = MyTicketStream;
+
     async fn get_me(
         &self,
         request: Request<pb::GetMeRequest>,
@@ -228,7 +230,7 @@ impl AgentService for AgentApi {
     async fn watch_my_tickets(
         &self,
         request: Request<pb::WatchMyTicketsRequest>,
-    ) -> Result<Response<MyTicketStream>, Status> {
+    ) -> Result<Response<Self::WatchMyTicketsStream>, Status> {
         let principal = principal(&request)?;
         let after = request.into_inner().after_event_id;
         let stream = self

@@ -490,7 +490,7 @@ impl From<domain::Ticket> for pb::Ticket {
             created_at: Some(timestamp(t.created_at)),
             updated_at: Some(timestamp(t.updated_at)),
             version: t.version,
-            unread_count: 0,
+            unread_count: i32::try_from(t.unread_count).unwrap_or(i32::MAX),
         }
     }
 }

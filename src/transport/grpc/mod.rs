@@ -2,6 +2,7 @@
 //! encodes the reply; `From<Error> for Status` is the one error mapping of this transport.
 mod agents;
 mod ccr;
+mod conversations;
 pub mod convert;
 mod tickets;
 
@@ -14,6 +15,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use agents::AgentApi;
 pub use ccr::CcrApi;
+pub use conversations::ConversationApi;
 pub use tickets::TicketApi;
 
 impl From<Error> for Status {
@@ -86,9 +88,3 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .cloned()
         .ok_or_else(|| Status::unauthenticated("missing credentials"))
 }
-
-/// The not-yet-built services answer `UNIMPLEMENTED` through tonic's default stubs.
-#[derive(Clone)]
-pub struct PendingService;
-
-impl crate::pb::conversation_service_server::ConversationService for PendingService {}

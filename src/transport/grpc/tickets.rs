@@ -46,6 +46,8 @@ type EventStream =
 
 #[tonic::async_trait]
 impl TicketService for TicketApi {
+    type WatchTicketsStream = EventStream;
+
     async fn create_ticket(
         &self,
         request: Request<pb::CreateTicketRequest>,
@@ -508,7 +510,7 @@ impl TicketService for TicketApi {
     async fn watch_tickets(
         &self,
         request: Request<pb::WatchTicketsRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    ) -> Result<Response<Self::WatchTicketsStream>, Status> {
         let principal = principal(&request)?;
         let r = request.into_inner();
         let watch = WatchFilter {
