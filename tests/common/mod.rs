@@ -42,6 +42,10 @@ impl TestServer {
     }
 
     pub async fn start_with(options: ServerOptions) -> TestServer {
+        Self::start_configured(AppConfig::default(), options).await
+    }
+
+    pub async fn start_configured(config: AppConfig, options: ServerOptions) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
         let store = casework::store::connect(&database_url)
@@ -53,7 +57,7 @@ impl TestServer {
                 .expect("time")
                 .to_utc(),
         );
-        let app = App::new(store, Arc::new(clock.clone()), AppConfig::default())
+        let app = App::new(store, Arc::new(clock.clone()), config)
             .await
             .expect("app");
         let auth = Authenticator::hs256(SECRET);
