@@ -128,6 +128,12 @@ pub struct ServeArgs {
     /// fit in --max-message-bytes).
     #[arg(long, env = "CASEWORK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
+    /// Seconds of customer silence after an agent's chat message before the warning.
+    #[arg(long, env = "CASEWORK_CHAT_WARNING_AFTER_SECS", default_value_t = 300)]
+    pub chat_warning_after_secs: i64,
+    /// Seconds of customer silence after an agent's chat message before the chat closes.
+    #[arg(long, env = "CASEWORK_CHAT_CLOSE_AFTER_SECS", default_value_t = 600)]
+    pub chat_close_after_secs: i64,
     /// SLA in seconds for tickets whose queue has no default.
     #[arg(long, env = "CASEWORK_DEFAULT_SLA_SECONDS", default_value_t = 86_400)]
     pub default_sla_seconds: i64,
@@ -135,6 +141,23 @@ pub struct ServeArgs {
     /// `https://console.example.com`); none by default, `*` allows any.
     #[arg(long, env = "CASEWORK_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+}
+
+impl ServeArgs {
+    /// The chat auto-close delays, validated.
+    pub fn chat_timers(&self) -> Result<crate::domain::timers::ChatTimers> {
+        let (warning, close) = (self.chat_warning_after_secs, self.chat_close_after_secs);
+        if warning <= 0 || close <= warning {
+            return Err(Error::invalid(
+                "chat_close_after_secs",
+                "the warning must come first: 0 < warning < close",
+            ));
+        }
+        Ok(crate::domain::timers::ChatTimers {
+            warning_after: chrono::Duration::seconds(warning),
+            close_after: chrono::Duration::seconds(close),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]

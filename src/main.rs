@@ -55,6 +55,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = AppConfig {
                 default_sla_seconds: args.default_sla_seconds,
                 max_attachment_bytes: args.max_attachment_bytes,
+                chat_timers: args.chat_timers()?,
                 requeue_channels: args
                     .requeue_channels
                     .iter()

@@ -170,6 +170,7 @@ pub async fn start(
         .load_shed(true)
         .add_routes(Routes::from(router));
 
+    app.spawn_sweeper(std::time::Duration::from_secs(1));
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and replies wait ~40 ms.

@@ -8,7 +8,6 @@ use super::{App, paging};
 use crate::domain::conversation::{
     Attachment, AttachmentRef, Button, Message, Room, SenderType, render_with_buttons,
 };
-use crate::domain::lifecycle::TicketPatch;
 use crate::domain::{Principal, Role, Ticket, Transition};
 use crate::error::{Error, Result};
 use crate::store::{Cursor, CustomerKey, MessageAdded, RoomKey, TicketKey};
@@ -210,21 +209,14 @@ impl App {
             created_at: self.clock.now(),
             client_message_id: new.client_message_id,
         };
-        match self.store.add_message(message, &principal.actor()).await? {
+        match self
+            .store
+            .add_message(message, &principal.actor(), self.config.chat_timers)
+            .await?
+        {
             MessageAdded::Duplicate(message) => Ok((message, true)),
             MessageAdded::New(message, event) => {
                 self.publish(std::slice::from_ref(&event));
-                if message.sender_type == SenderType::Agent
-                    && message.visible_to_customer
-                    && ticket.metadata.first_response_at.is_none()
-                {
-                    let patch = TicketPatch {
-                        first_response_at: Some(message.created_at),
-                        ..TicketPatch::default()
-                    };
-                    self.system_change(&ticket.id, Transition::Update(patch), "system")
-                        .await?;
-                }
                 Ok((message, false))
             }
         }
@@ -247,8 +239,10 @@ impl App {
             created_at: self.clock.now(),
             client_message_id: new.client_message_id,
         };
-        if let MessageAdded::New(_, event) =
-            self.store.add_message(message, &ticket.customer.id).await?
+        if let MessageAdded::New(_, event) = self
+            .store
+            .add_message(message, &ticket.customer.id, self.config.chat_timers)
+            .await?
         {
             self.publish(std::slice::from_ref(&event));
         }

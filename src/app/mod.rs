@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod paging;
 mod routing;
 pub mod tickets;
+pub mod timers;
 pub mod validate;
 
 use crate::clock::Clock;
@@ -32,6 +33,8 @@ pub struct AppConfig {
     pub requeue_channels: Vec<String>,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: usize,
+    /// Chat auto-close delays.
+    pub chat_timers: crate::domain::timers::ChatTimers,
 }
 
 impl Default for AppConfig {
@@ -41,6 +44,7 @@ impl Default for AppConfig {
             stream_buffer: 256,
             requeue_channels: vec!["chat".into()],
             max_attachment_bytes: 10 * 1024 * 1024,
+            chat_timers: crate::domain::timers::ChatTimers::default(),
         }
     }
 }

@@ -879,6 +879,7 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
         }
         Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Resume => {}
+        Transition::SlaWarning | Transition::AutoClose => {}
         Transition::CloseRoom { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Requeue { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Handoff {

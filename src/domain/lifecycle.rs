@@ -52,6 +52,10 @@ pub enum Transition {
     CloseRoom {
         reason: String,
     },
+    /// The silent customer is warned the chat will close (the warning timer is consumed).
+    SlaWarning,
+    /// The chat closes for customer silence: room and ticket, `CUSTOMER_LEFT_CHAT`.
+    AutoClose,
     /// Back to the queue, unassigned (the agent went offline).
     Requeue {
         reason: String,
@@ -100,6 +104,7 @@ impl Transition {
             Transition::Resume => &[OnHold],
             Transition::Requeue { .. } => &[Assigned],
             Transition::CloseRoom { .. } => ANY,
+            Transition::SlaWarning | Transition::AutoClose => OPEN,
             Transition::Handoff { .. } => &[Created],
             Transition::Close { .. } => OPEN,
             Transition::Reopen { .. } => &[Closed],
@@ -119,6 +124,8 @@ impl Transition {
             Transition::Resume => "resume",
             Transition::Requeue { .. } => "requeue",
             Transition::CloseRoom { .. } => "close the room of",
+            Transition::SlaWarning => "warn about",
+            Transition::AutoClose => "auto-close",
             Transition::Handoff { .. } => "hand off",
             Transition::Close { .. } => "close",
             Transition::Reopen { .. } => "reopen",
@@ -226,11 +233,45 @@ pub fn apply(
             set_status(ticket, Assigned, "resumed", now);
             vec![NewEvent::new(EventType::Resumed, json!({}))]
         }
+        Transition::SlaWarning => {
+            let Some(close_at) = ticket.metadata.auto_close_at else {
+                return Err(refuse(ticket, "has no auto-close timer"));
+            };
+            if ticket.metadata.auto_close_warning_at.take().is_none() {
+                return Err(refuse(ticket, "has no warning due"));
+            }
+            vec![NewEvent::new(
+                EventType::SlaWarning,
+                json!({ "auto_close_at": close_at }),
+            )]
+        }
+        Transition::AutoClose => {
+            if ticket.metadata.auto_close_at.is_none() {
+                return Err(refuse(ticket, "has no auto-close timer"));
+            }
+            if let Some(agent) = &ticket.assignee {
+                ticket.last_assignee = Some(agent.clone());
+            }
+            ticket.resolution = Some(Resolution {
+                status: ResolutionStatus::CustomerLeftChat,
+                reason: "the customer stopped answering".into(),
+                closed_by: actor.to_string(),
+                closed_at: now,
+            });
+            ticket.metadata.chat_room_closed = true;
+            clear_chat_timers(ticket);
+            set_status(ticket, Closed, "auto-closed", now);
+            vec![NewEvent::new(
+                EventType::AutoClosed,
+                json!({ "resolution_status": ResolutionStatus::CustomerLeftChat.as_str() }),
+            )]
+        }
         Transition::CloseRoom { reason } => {
             if ticket.metadata.chat_room_closed {
                 return Err(refuse(ticket, "has its room closed already"));
             }
             ticket.metadata.chat_room_closed = true;
+            clear_chat_timers(ticket);
             vec![NewEvent::new(
                 EventType::ChatClosed,
                 json!({ "room_id": ticket.metadata.room_id, "reason": reason }),
@@ -280,6 +321,7 @@ pub fn apply(
             if let Some(agent) = &ticket.assignee {
                 ticket.last_assignee = Some(agent.clone());
             }
+            clear_chat_timers(ticket);
             set_status(ticket, Closed, &status_reason, now);
             vec![NewEvent::new(
                 EventType::Closed,
@@ -357,6 +399,11 @@ pub fn apply(
         event.version = ticket.version;
     }
     Ok(events)
+}
+
+fn clear_chat_timers(ticket: &mut Ticket) {
+    ticket.metadata.auto_close_warning_at = None;
+    ticket.metadata.auto_close_at = None;
 }
 
 fn set_status(ticket: &mut Ticket, status: TicketStatus, reason: &str, now: Time) {

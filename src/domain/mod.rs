@@ -8,6 +8,7 @@ pub mod principal;
 pub mod reference;
 pub mod routing;
 pub mod ticket;
+pub mod timers;
 
 pub use event::{EventType, NewEvent, TicketEvent};
 pub use lifecycle::Transition;

@@ -7,6 +7,7 @@ mod sqlite_conversations;
 use crate::clock::Time;
 use crate::domain::ccr::Ccr;
 use crate::domain::conversation::{Attachment, Message, Room};
+use crate::domain::timers::ChatTimers;
 use crate::domain::{
     Agent, AgentStatus, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket,
     TicketEvent, TicketStatus,
@@ -273,9 +274,17 @@ pub enum MessageAdded {
 pub trait ConversationStore: Send + Sync {
     /// The room, with `unread_count` for `reader`.
     async fn get_room(&self, key: &RoomKey, reader: &str) -> Result<Option<Room>>;
-    /// Appends a message (its `seq` is assigned here) and a MESSAGE_ADDED event at the
-    /// ticket's current version, in one transaction; honours `client_message_id`.
-    async fn add_message(&self, message: Message, actor: &str) -> Result<MessageAdded>;
+    /// Appends a message (its `seq` is assigned here), applies `timers::on_message` to its
+    /// ticket (first response, chat timers; a change bumps the version) and writes the
+    /// MESSAGE_ADDED event, in one transaction; honours `client_message_id`.
+    async fn add_message(
+        &self,
+        message: Message,
+        actor: &str,
+        chat_timers: ChatTimers,
+    ) -> Result<MessageAdded>;
+    /// Tickets with a chat timer due at `now`, oldest first.
+    async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>>;
     /// Messages after (or, newest first, before) `cursor`; internal notes only if asked.
     async fn list_messages(
         &self,

@@ -269,11 +269,13 @@ fn ticket_columns<'q>(
         .bind(to_micros(ticket.created_at))
         .bind(to_micros(ticket.updated_at))
         .bind(ticket.metadata.due_at.map(to_micros))
+        .bind(ticket.metadata.auto_close_warning_at.map(to_micros))
+        .bind(ticket.metadata.auto_close_at.map(to_micros))
         .bind(ticket.version)
         .bind(doc)
 }
 
-async fn insert_events(
+pub(super) async fn insert_events(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
     previous_assignee: Option<&str>,
@@ -357,8 +359,9 @@ async fn insert_ticket(
         sqlx::query(
             "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
              ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
-             ccr, order_id, subject, created_at, updated_at, due_at, version, doc) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             ccr, order_id, subject, created_at, updated_at, due_at, auto_close_warning_at, \
+             auto_close_at, version, doc) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(ticket.id.clone())
         .bind(ticket.number),
@@ -400,7 +403,7 @@ async fn insert_ticket(
 /// Writes a changed ticket and its events if the stored version is still `previous_version`;
 /// `None` when another change won. Records who held the ticket before and after, and when an
 /// agent got it.
-async fn save_ticket(
+pub(super) async fn save_ticket(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
     previous_version: i64,
@@ -422,7 +425,8 @@ async fn save_ticket(
             "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
              ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
              country = ?, department = ?, ccr = ?, order_id = ?, subject = ?, created_at = ?, \
-             updated_at = ?, due_at = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+             updated_at = ?, due_at = ?, auto_close_warning_at = ?, auto_close_at = ?, version = ?, \
+             doc = ? WHERE id = ? AND version = ?",
         ),
         ticket,
         doc,
@@ -981,7 +985,10 @@ async fn agent_loads(
         .collect()
 }
 
-async fn load_ticket(conn: &mut SqliteConnection, ticket_id: &str) -> Result<Option<Ticket>> {
+pub(super) async fn load_ticket(
+    conn: &mut SqliteConnection,
+    ticket_id: &str,
+) -> Result<Option<Ticket>> {
     let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM tickets WHERE id = ?")
         .bind(ticket_id)
         .fetch_optional(&mut *conn)

@@ -1,9 +1,10 @@
 //! The SQLite store's conversations: rooms, messages, read positions, attachments.
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, insert_events, load_ticket, save_ticket};
 use super::{ConversationStore, CustomerKey, MessageAdded, RoomKey};
-use crate::clock::{from_micros, to_micros};
+use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
-use crate::domain::{EventType, TicketEvent};
+use crate::domain::timers::{self, ChatTimers};
+use crate::domain::{EventType, NewEvent};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -70,7 +71,12 @@ impl ConversationStore for SqliteStore {
         row.as_ref().map(decode_room).transpose()
     }
 
-    async fn add_message(&self, message: Message, actor: &str) -> Result<MessageAdded> {
+    async fn add_message(
+        &self,
+        message: Message,
+        actor: &str,
+        chat_timers: ChatTimers,
+    ) -> Result<MessageAdded> {
         let actor = actor.to_string();
         self.write(move |conn| {
             Box::pin(async move {
@@ -119,45 +125,55 @@ impl ConversationStore for SqliteStore {
                     .bind(&message.room_id)
                     .execute(&mut *conn)
                     .await?;
-                let (version, assignee): (i64, Option<String>) =
-                    sqlx::query_as("SELECT version, assignee FROM tickets WHERE id = ?")
-                        .bind(&message.ticket_id)
-                        .fetch_one(&mut *conn)
-                        .await?;
+                let mut ticket = load_ticket(conn, &message.ticket_id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("ticket {}", message.ticket_id)))?;
+                let previous = ticket.version;
+                let changed = timers::on_message(
+                    &mut ticket,
+                    message.sender_type,
+                    message.visible_to_customer,
+                    message.created_at,
+                    &chat_timers,
+                );
+                if changed {
+                    ticket.version += 1;
+                    ticket.updated_at = message.created_at;
+                }
                 // The payload never carries the body: customers may watch their tickets'
                 // events, and internal notes are not theirs to read.
-                let payload = serde_json::json!({
-                    "message_id": message.id,
-                    "sender_type": message.sender_type.as_str(),
-                    "visible_to_customer": message.visible_to_customer,
-                });
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, assignee, \
-                     previous_assignee) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(&message.ticket_id)
-                .bind(EventType::MessageAdded.as_str())
-                .bind(&actor)
-                .bind(to_micros(message.created_at))
-                .bind(version)
-                .bind(payload.to_string())
-                .bind(&assignee)
-                .bind(&assignee)
-                .fetch_one(&mut *conn)
-                .await?;
-                let event = TicketEvent {
-                    id,
-                    ticket_id: message.ticket_id.clone(),
-                    event_type: EventType::MessageAdded,
-                    actor,
-                    at: message.created_at,
-                    version,
-                    payload,
+                let mut added = NewEvent::new(
+                    EventType::MessageAdded,
+                    serde_json::json!({
+                        "message_id": message.id,
+                        "sender_type": message.sender_type.as_str(),
+                        "visible_to_customer": message.visible_to_customer,
+                    }),
+                );
+                added.version = ticket.version;
+                let mut stored = if changed {
+                    save_ticket(conn, &ticket, previous, &actor, vec![added])
+                        .await?
+                        .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
+                } else {
+                    insert_events(conn, &ticket, ticket.assignee.as_deref(), &actor, vec![added]).await?
                 };
+                let event = stored.pop().ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
                 Ok(MessageAdded::New(message, event))
             })
         })
         .await
+    }
+
+    async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE auto_close_at <= ?1 OR auto_close_warning_at <= ?1 \
+             ORDER BY COALESCE(auto_close_warning_at, auto_close_at) LIMIT ?2",
+        )
+        .bind(to_micros(now))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?)
     }
 
     async fn list_messages(

@@ -34,6 +34,7 @@ pub struct TestServer {
     pub auth: Authenticator,
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    pub config: AppConfig,
 }
 
 impl TestServer {
@@ -48,16 +49,26 @@ impl TestServer {
     pub async fn start_configured(config: AppConfig, options: ServerOptions) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
-        let store = casework::store::connect(&database_url)
-            .await
-            .expect("store");
-        seed(store.as_ref()).await;
         let clock = ManualClock::new(
             chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
                 .expect("time")
                 .to_utc(),
         );
-        let app = App::new(store, Arc::new(clock.clone()), config)
+        Self::boot(dir, database_url, clock, config, options).await
+    }
+
+    async fn boot(
+        dir: tempfile::TempDir,
+        database_url: String,
+        clock: ManualClock,
+        config: AppConfig,
+        options: ServerOptions,
+    ) -> TestServer {
+        let store = casework::store::connect(&database_url)
+            .await
+            .expect("store");
+        seed(store.as_ref()).await;
+        let app = App::new(store, Arc::new(clock.clone()), config.clone())
             .await
             .expect("app");
         let auth = Authenticator::hs256(SECRET);
@@ -78,7 +89,23 @@ impl TestServer {
             auth,
             dir,
             database_url,
+            config,
         }
+    }
+
+    /// Stops the server and starts a new one on the same database and clock.
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("stop");
+        }
+        let TestServer {
+            dir,
+            database_url,
+            clock,
+            config,
+            ..
+        } = self;
+        Self::boot(dir, database_url, clock, config, ServerOptions::default()).await
     }
 
     pub fn url(&self) -> String {

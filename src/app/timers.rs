@@ -1,0 +1,119 @@
+//! The sweeper: fires due chat timers (DESIGN.md §3). Time comes from the injectable clock, so
+//! tests advance a manual clock and call [`App::sweep_timers`] instead of sleeping. Each timer
+//! fires once: its system message is keyed by the timer, and its ticket change applies only
+//! while the timer is still set, also across restarts.
+use super::App;
+use super::conversations::NewMessage;
+use crate::domain::conversation::{Message, SenderType};
+use crate::domain::timers::{self, DueTimer};
+use crate::domain::{Ticket, Transition};
+use crate::error::Result;
+use crate::store::{MessageAdded, TicketKey};
+use std::time::Duration;
+
+/// The actor of the sweeper's changes and the sender of its messages.
+pub const SWEEPER: &str = "casework";
+
+/// Tickets handled per sweep.
+const SWEEP_BATCH: i64 = 500;
+
+impl App {
+    /// One pass: fires every chat timer due now. Returns how many fired.
+    pub async fn sweep_timers(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let mut fired = 0;
+        for ticket_id in self.store.due_timers(now, SWEEP_BATCH).await? {
+            let Some(ticket) = self
+                .store
+                .get_ticket(&TicketKey::Id(ticket_id.clone()))
+                .await?
+            else {
+                continue;
+            };
+            let Some(close_at) = ticket.metadata.auto_close_at else {
+                continue;
+            };
+            let key = close_at.timestamp_micros();
+            let minutes = (close_at - now).num_minutes().max(1);
+            let (message, transition) = match timers::due(&ticket, now) {
+                Some(DueTimer::Warning) => (
+                    (
+                        format!("sla-warning-{key}"),
+                        format!(
+                            "Are you still there? This chat closes in about {minutes} minutes without a reply."
+                        ),
+                    ),
+                    Transition::SlaWarning,
+                ),
+                Some(DueTimer::Close) => (
+                    (
+                        format!("auto-close-{key}"),
+                        "This chat was closed because we did not hear back from you.".to_string(),
+                    ),
+                    Transition::AutoClose,
+                ),
+                None => continue,
+            };
+            self.system_message(&ticket, message.0, message.1).await?;
+            if self
+                .system_change(&ticket.id, transition, SWEEPER)
+                .await?
+                .is_some()
+            {
+                fired += 1;
+            }
+        }
+        Ok(fired)
+    }
+
+    /// A visible SYSTEM message in the ticket's room, idempotent by `key`.
+    async fn system_message(&self, ticket: &Ticket, key: String, body: String) -> Result<()> {
+        let new = NewMessage {
+            client_message_id: Some(key),
+            body,
+            ..NewMessage::default()
+        };
+        let message = Message {
+            id: uuid::Uuid::now_v7().to_string(),
+            seq: 0,
+            room_id: ticket.metadata.room_id.clone(),
+            ticket_id: ticket.id.clone(),
+            sender_type: SenderType::System,
+            sender_id: SWEEPER.to_string(),
+            sender_name: String::new(),
+            body: new.body,
+            visible_to_customer: true,
+            attachments: Vec::new(),
+            buttons: Vec::new(),
+            created_at: self.clock.now(),
+            client_message_id: new.client_message_id,
+        };
+        if let MessageAdded::New(_, event) = self
+            .store
+            .add_message(message, SWEEPER, self.config.chat_timers)
+            .await?
+        {
+            self.publish(std::slice::from_ref(&event));
+        }
+        Ok(())
+    }
+
+    /// Runs the sweeper every `every` of real time until shutdown.
+    pub fn spawn_sweeper(&self, every: Duration) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(error) = app.sweep_timers().await {
+                            tracing::error!(%error, "timer sweep failed");
+                        }
+                    }
+                    _ = app.shutdown.cancelled() => return,
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,177 @@
+//! Chat timers: the warning and the auto-close fire at the configured times, exactly once,
+//! also across a restart. No sleeping: the clock is advanced by hand and the sweeper is run.
+mod common;
+
+use casework::clock::Clock;
+use casework::domain::Role;
+use casework::pb;
+use casework::pb::conversation_service_client::ConversationServiceClient;
+use common::*;
+use pb::TicketEventType as E;
+
+fn count(events: &[pb::TicketEvent], kind: E) -> usize {
+    events.iter().filter(|e| e.r#type == kind as i32).count()
+}
+
+async fn say(server: &TestServer, sub: &str, role: Role, room_id: &str, body: &str) {
+    let auth = server.tickets(sub, role).await;
+    let mut client = ConversationServiceClient::new(server.channel().await);
+    let request = auth.req(pb::SendMessageRequest {
+        room_id: room_id.into(),
+        body: body.into(),
+        ..Default::default()
+    });
+    client.send_message(request).await.expect("send");
+}
+
+async fn messages(server: &TestServer, room_id: &str) -> Vec<pb::Message> {
+    let auth = server.admin().await;
+    let mut client = ConversationServiceClient::new(server.channel().await);
+    let request = auth.req(pb::ListMessagesRequest {
+        room_id: room_id.into(),
+        page_size: 100,
+        ..Default::default()
+    });
+    client
+        .list_messages(request)
+        .await
+        .expect("list")
+        .into_inner()
+        .messages
+}
+
+#[tokio::test]
+async fn silence_warns_then_closes_exactly_once_across_a_restart() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
+    admin.assign(&ticket.id, AGENT).await.expect("assign");
+    let room_id = ticket.metadata.clone().expect("m").room_id;
+
+    // The agent answers: timers start (defaults: warn after 5 min, close after 10).
+    let answered_at = server.clock.now();
+    say(
+        &server,
+        AGENT,
+        Role::Agent,
+        &room_id,
+        "Your rider is on the way.",
+    )
+    .await;
+    let timed = admin
+        .get(&ticket.id)
+        .await
+        .expect("ticket")
+        .metadata
+        .expect("m");
+    assert_eq!(
+        timed.auto_close_warning_at.expect("warning").seconds,
+        answered_at.timestamp() + 300
+    );
+    assert_eq!(
+        timed.auto_close_at.expect("close").seconds,
+        answered_at.timestamp() + 600
+    );
+    assert_eq!(
+        timed.first_response_at.expect("first response").seconds,
+        answered_at.timestamp()
+    );
+
+    // Not yet due.
+    server.clock.advance(chrono::Duration::seconds(299));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
+
+    // The warning is due: one SLA_WARNING event and one system message, however often the
+    // sweeper runs.
+    server.clock.advance(chrono::Duration::seconds(2));
+    server.app.sweep_timers().await.expect("sweep");
+    server.app.sweep_timers().await.expect("sweep again");
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(count(&events, E::SlaWarning), 1);
+    let system: Vec<pb::Message> = messages(&server, &room_id)
+        .await
+        .into_iter()
+        .filter(|m| m.sender_type == pb::SenderType::System as i32)
+        .collect();
+    assert_eq!(system.len(), 1);
+    assert!(
+        system[0].body.contains("Are you still there?"),
+        "{}",
+        system[0].body
+    );
+    assert!(system[0].visible_to_customer);
+
+    // The server restarts between the warning and the close.
+    let server = server.restart().await;
+    let mut admin = server.admin().await;
+    server.clock.advance(chrono::Duration::seconds(298));
+    server.app.sweep_timers().await.expect("sweep");
+    assert_eq!(
+        admin.get(&ticket.id).await.expect("t").status,
+        pb::TicketStatus::Assigned as i32,
+        "one second before the close nothing happens"
+    );
+    server.clock.advance(chrono::Duration::seconds(1));
+    server.app.sweep_timers().await.expect("sweep");
+    server.app.sweep_timers().await.expect("sweep again");
+    let closed = admin.get(&ticket.id).await.expect("ticket");
+    assert_eq!(closed.status, pb::TicketStatus::Closed as i32);
+    assert_eq!(
+        closed.resolution.expect("resolution").status,
+        pb::ResolutionStatus::CustomerLeftChat as i32
+    );
+    let metadata = closed.metadata.expect("m");
+    assert!(metadata.chat_room_closed);
+    assert!(metadata.auto_close_at.is_none());
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(count(&events, E::SlaWarning), 1);
+    assert_eq!(count(&events, E::AutoClosed), 1);
+    let system = messages(&server, &room_id)
+        .await
+        .into_iter()
+        .filter(|m| m.sender_type == pb::SenderType::System as i32)
+        .count();
+    assert_eq!(system, 2, "one warning and one closing message");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_reply_stops_the_timers_and_email_has_none() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let chat = admin.create(new_ticket("cust-1")).await.expect("chat");
+    admin.assign(&chat.id, AGENT).await.expect("assign");
+    let room_id = chat.metadata.clone().expect("m").room_id;
+    say(&server, AGENT, Role::Agent, &room_id, "Anything else?").await;
+    server.clock.advance(chrono::Duration::seconds(200));
+    say(
+        &server,
+        "cust-1",
+        Role::Customer,
+        &room_id,
+        "Yes, one more thing",
+    )
+    .await;
+    let metadata = admin.get(&chat.id).await.expect("t").metadata.expect("m");
+    assert!(metadata.auto_close_warning_at.is_none() && metadata.auto_close_at.is_none());
+    server.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
+
+    let mut email = new_ticket("cust-2");
+    email.channel = "email".into();
+    let email = admin.create(email).await.expect("email");
+    admin.assign(&email.id, AGENT).await.expect("assign");
+    let email_room = email.metadata.clone().expect("m").room_id;
+    say(
+        &server,
+        AGENT,
+        Role::Agent,
+        &email_room,
+        "We are looking into it.",
+    )
+    .await;
+    let metadata = admin.get(&email.id).await.expect("t").metadata.expect("m");
+    assert!(metadata.auto_close_at.is_none(), "only chats time out");
+    assert!(metadata.first_response_at.is_some());
+    server.stop().await;
+}
