@@ -83,36 +83,83 @@ async fn a_watcher_resumes_without_missing_or_repeating() {
 }
 
 #[tokio::test]
-async fn watchers_see_only_their_scope_and_filter() {
+async fn watchers_hear_of_what_their_scope_covered_at_each_event() {
     let server = TestServer::start().await;
     let mut admin = server.admin().await;
+
+    // Customers follow WatchRoom; the audit trail is not theirs.
     let mut customer = server.tickets("cust-a", Role::Customer).await;
-    let mut stream = watch(&mut customer, pb::WatchTicketsRequest::default()).await;
-    let mut filtered_client = admin.clone();
+    let request = customer.req(pb::WatchTicketsRequest::default());
+    let refused = customer.client.watch_tickets(request).await;
+    assert_code(refused, tonic::Code::PermissionDenied);
+
+    // A queue watcher sees a ticket arrive and also leave its queue.
+    let mut watcher = admin.clone();
     let mut other_queue = watch(
-        &mut filtered_client,
+        &mut watcher,
         pb::WatchTicketsRequest {
             queues: vec![OTHER_QUEUE.into()],
             ..Default::default()
         },
     )
     .await;
-
-    admin.create(new_ticket("cust-b")).await.expect("not mine");
-    let mine = admin.create(new_ticket("cust-a")).await.expect("mine");
-    let event = next_event(&mut stream).await;
-    assert_eq!(
-        event.ticket_id, mine.id,
-        "the other customer's ticket is not streamed"
-    );
+    // An agent hears of waiting tickets of its queue, and of a colleague taking one.
+    let mut agent = server.tickets(AGENT, Role::Agent).await;
+    let mut agent_stream = watch(&mut agent, pb::WatchTicketsRequest::default()).await;
 
     let mut elsewhere = new_ticket("cust-c");
     elsewhere.queue = OTHER_QUEUE.into();
     let elsewhere = admin.create(elsewhere).await.expect("other queue");
+    let waiting = admin.create(new_ticket("cust-b")).await.expect("waiting");
     let event = next_event(&mut other_queue).await;
     assert_eq!(
         event.ticket_id, elsewhere.id,
         "only the watched queue is streamed"
+    );
+    let request = admin.req(pb::TransferTicketRequest {
+        ticket_id: elsewhere.id.clone(),
+        queue_id: QUEUE.into(),
+        reason: "wrong queue".into(),
+        expected_version: 0,
+    });
+    admin
+        .client
+        .transfer_ticket(request)
+        .await
+        .expect("transfer");
+    let event = next_event(&mut other_queue).await;
+    assert_eq!(event.r#type, pb::TicketEventType::Transferred as i32);
+    assert_eq!(
+        event.ticket_id, elsewhere.id,
+        "the ticket leaving the queue is streamed"
+    );
+
+    let first = agent_stream.next().await.expect("item").expect("ok");
+    assert_eq!(
+        first.event.expect("event").ticket_id,
+        waiting.id,
+        "the other queue's ticket is not streamed"
+    );
+    assert_eq!(
+        first.ticket.expect("waiting ticket is visible").id,
+        waiting.id
+    );
+    // Then the transfer into its queue, then a colleague takes the waiting ticket.
+    let arrived = agent_stream.next().await.expect("item").expect("ok");
+    assert_eq!(arrived.event.expect("event").ticket_id, elsewhere.id);
+    admin
+        .assign(&waiting.id, OTHER_AGENT)
+        .await
+        .expect("colleague takes it");
+    let taken = agent_stream.next().await.expect("item").expect("ok");
+    let event = taken.event.expect("event");
+    assert_eq!(
+        (event.r#type, event.ticket_id),
+        (pb::TicketEventType::Assigned as i32, waiting.id.clone())
+    );
+    assert!(
+        taken.ticket.is_none(),
+        "the colleague's ticket itself is no longer shown"
     );
     server.stop().await;
 }

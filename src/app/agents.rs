@@ -279,7 +279,7 @@ impl App {
         &self,
         principal: &Principal,
         after_event_id: i64,
-    ) -> Result<ReceiverStream<Result<(TicketEvent, Ticket)>>> {
+    ) -> Result<ReceiverStream<Result<(TicketEvent, Option<Ticket>)>>> {
         let access = self.access(principal).await?;
         access.require(
             &[Role::Agent, Role::Supervisor, Role::Admin],
@@ -289,7 +289,9 @@ impl App {
             involving: Some(access.id().to_string()),
             ..WatchFilter::default()
         };
-        // Having held the ticket is the right to hear about it, even once it moved on.
-        self.stream_events(watch, Scope::All, after_event_id).await
+        // Having held the ticket is the right to hear about it, even once it moved on; the
+        // ticket itself comes along only while it is still in the agent's scope.
+        self.stream_events(watch, Scope::All, access.scope, after_event_id)
+            .await
     }
 }

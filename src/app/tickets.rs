@@ -750,15 +750,15 @@ impl App {
         self.store.queue_stats(queue_id, ticket_id.as_deref()).await
     }
 
-    /// Streams events after `after_event_id` (0: from now on) matching `watch` within the
-    /// principal's scope. Reads from the store, so a slow client only delays itself and a
-    /// reconnecting one misses nothing.
+    /// Streams events after `after_event_id` (0: from now on) matching `watch` that the
+    /// principal may hear of. Customers follow their conversations with WatchRoom instead:
+    /// the audit trail is not theirs to read.
     pub async fn watch_tickets(
         &self,
         principal: &Principal,
         watch: WatchFilter,
         after_event_id: i64,
-    ) -> Result<ReceiverStream<Result<(TicketEvent, Ticket)>>> {
+    ) -> Result<ReceiverStream<Result<(TicketEvent, Option<Ticket>)>>> {
         let mut v = Violations::new();
         v.list("queues", &watch.queues, MAX_ID_LEN);
         if let Some(assignee) = &watch.assignee {
@@ -767,22 +767,26 @@ impl App {
         if let Some(ticket_id) = &watch.ticket_id {
             v.optional_id("ticket_id", ticket_id);
         }
-        if after_event_id < 0 {
-            v.add("after_event_id", "must not be negative");
-        }
         v.finish()?;
         let access = self.access(principal).await?;
-        self.stream_events(watch, access.scope, after_event_id)
+        access.require(
+            &[Role::Agent, Role::Supervisor, Role::Admin, Role::Service],
+            "watch ticket events",
+        )?;
+        self.stream_events(watch, access.scope.clone(), access.scope, after_event_id)
             .await
     }
 
-    /// Streams events after `after_event_id` (0: from now on) matching `watch` within `scope`.
+    /// Streams events after `after_event_id` (0: from now on) matching `watch` within
+    /// `events` (judged at each event); each carries the ticket as it is now when `visible`
+    /// covers it.
     pub(crate) async fn stream_events(
         &self,
         watch: WatchFilter,
-        scope: crate::store::Scope,
+        events: crate::store::Scope,
+        visible: crate::store::Scope,
         after_event_id: i64,
-    ) -> Result<ReceiverStream<Result<(TicketEvent, Ticket)>>> {
+    ) -> Result<ReceiverStream<Result<(TicketEvent, Option<Ticket>)>>> {
         if after_event_id < 0 {
             return Err(Error::invalid("after_event_id", "must not be negative"));
         }
@@ -793,15 +797,19 @@ impl App {
         };
         let app = self.clone();
         Ok(self.follow(last, move |after| {
-            let (app, watch, scope) = (app.clone(), watch.clone(), scope.clone());
+            let (app, watch, events, visible) =
+                (app.clone(), watch.clone(), events.clone(), visible.clone());
             async move {
-                let events = app
+                let batch = app
                     .store
-                    .watch_events(after, &watch, &scope, super::FOLLOW_BATCH as i64)
+                    .watch_events(after, &watch, &events, super::FOLLOW_BATCH as i64)
                     .await?;
-                Ok(events
+                Ok(batch
                     .into_iter()
-                    .map(|(event, ticket)| (event.id, (event, ticket)))
+                    .map(|(event, ticket)| {
+                        let ticket = super::access::in_scope(&visible, &ticket).then_some(ticket);
+                        (event.id, (event, ticket))
+                    })
                     .collect())
             }
         }))

@@ -209,24 +209,75 @@ where
     qb.push("t.number").push(dir(number_desc));
 }
 
-/// Appends ` AND …` for a stream's filter.
+/// Appends ` AND …` for a stream's filter, on where the ticket was before or after each
+/// event (so a queue watcher also sees a ticket leave its queue).
 pub fn push_watch<'a, DB>(qb: &mut QueryBuilder<'a, DB>, watch: &WatchFilter)
 where
     DB: Database,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    if let Some(agent) = &watch.involving {
+    let held_by = |qb: &mut QueryBuilder<'a, DB>, agent: &String| {
         qb.push(" AND (e.assignee = ")
             .push_bind(agent.clone())
             .push(" OR e.previous_assignee = ")
             .push_bind(agent.clone())
             .push(")");
+    };
+    if let Some(agent) = &watch.involving {
+        held_by(qb, agent);
     }
-    any_of!(qb, "t.queue", &watch.queues);
-    if let Some(assignee) = &watch.assignee {
-        qb.push(" AND t.assignee = ").push_bind(assignee.clone());
+    if let Some(agent) = &watch.assignee {
+        held_by(qb, agent);
+    }
+    if !watch.queues.is_empty() {
+        push_in_queues(qb, &watch.queues);
     }
     if let Some(ticket_id) = &watch.ticket_id {
-        qb.push(" AND t.id = ").push_bind(ticket_id.clone());
+        qb.push(" AND e.ticket_id = ").push_bind(ticket_id.clone());
+    }
+}
+
+fn push_in_queues<'a, DB>(qb: &mut QueryBuilder<'a, DB>, queues: &[String])
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    for (i, column) in ["e.queue", "e.previous_queue"].into_iter().enumerate() {
+        qb.push(if i == 0 { " AND (" } else { " OR " })
+            .push(column)
+            .push(" IN (");
+        let mut list = qb.separated(", ");
+        for queue in queues {
+            list.push_bind(queue.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+/// Appends ` AND …` restricting a stream to events `scope` may hear of: a customer's own
+/// tickets; for agents, tickets they held before or after the event, or that were in
+/// their queues.
+pub fn push_event_scope<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    match scope {
+        Scope::All => {}
+        Scope::Customer(id) => {
+            qb.push(" AND e.customer_id = ").push_bind(id.clone());
+        }
+        Scope::Agent { id, queues, .. } => {
+            qb.push(" AND (e.assignee = ")
+                .push_bind(id.clone())
+                .push(" OR e.previous_assignee = ")
+                .push_bind(id.clone());
+            if !queues.is_empty() {
+                qb.push(" OR 1 = 1");
+                push_in_queues(qb, queues);
+            }
+            qb.push(")");
+        }
     }
 }

@@ -182,7 +182,8 @@ pub trait EventStore: Send + Sync {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<TicketEvent>>;
-    /// Events after `after_id` whose ticket matches `watch` within `scope`, with the ticket.
+    /// Events after `after_id` matching `watch` that `scope` may hear of (both judged on the
+    /// ticket's holder and queue before and after each event), with the ticket as it is now.
     async fn watch_events(
         &self,
         after_id: i64,

@@ -1,6 +1,6 @@
 //! The SQLite store: WAL, `synchronous=FULL`, one writer connection (so no caller ever sees
 //! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
-use super::filter::{push_filter, push_order, push_scope, push_watch};
+use super::filter::{push_event_scope, push_filter, push_order, push_scope, push_watch};
 use super::{
     AgentStore, CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Routed,
     RoutingStore, Scope, Store, TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
@@ -275,10 +275,25 @@ fn ticket_columns<'q>(
         .bind(doc)
 }
 
+/// Who held a ticket and where it was before a change: stored on its events for streams.
+pub(super) struct Before {
+    pub assignee: Option<String>,
+    pub queue: String,
+}
+
+impl Before {
+    pub fn unchanged(ticket: &Ticket) -> Before {
+        Before {
+            assignee: ticket.assignee.clone(),
+            queue: ticket.queue.clone(),
+        }
+    }
+}
+
 pub(super) async fn insert_events(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
-    previous_assignee: Option<&str>,
+    before: &Before,
     actor: &str,
     events: Vec<NewEvent>,
 ) -> Result<Vec<TicketEvent>> {
@@ -286,7 +301,8 @@ pub(super) async fn insert_events(
     for event in events {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, assignee, \
-             previous_assignee) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             previous_assignee, queue, previous_queue, customer_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&ticket.id)
         .bind(event.event_type.as_str())
@@ -295,7 +311,10 @@ pub(super) async fn insert_events(
         .bind(event.version)
         .bind(event.payload.to_string())
         .bind(ticket.assignee.as_deref())
-        .bind(previous_assignee)
+        .bind(before.assignee.as_deref())
+        .bind(&ticket.queue)
+        .bind(&before.queue)
+        .bind(&ticket.customer.id)
         .fetch_one(&mut *conn)
         .await?;
         stored.push(TicketEvent {
@@ -396,7 +415,11 @@ async fn insert_ticket(
         .execute(&mut *conn)
         .await?;
     }
-    let stored = insert_events(conn, &ticket, None, &actor, events).await?;
+    let before = Before {
+        assignee: None,
+        queue: ticket.queue.clone(),
+    };
+    let stored = insert_events(conn, &ticket, &before, &actor, events).await?;
     Ok(Created::New(ticket, stored))
 }
 
@@ -410,15 +433,16 @@ pub(super) async fn save_ticket(
     actor: &str,
     events: Vec<NewEvent>,
 ) -> Result<Option<Vec<TicketEvent>>> {
-    let previous_assignee: Option<Option<String>> =
-        sqlx::query_scalar("SELECT assignee FROM tickets WHERE id = ? AND version = ?")
+    let before: Option<(Option<String>, String)> =
+        sqlx::query_as("SELECT assignee, queue FROM tickets WHERE id = ? AND version = ?")
             .bind(&ticket.id)
             .bind(previous_version)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some(previous_assignee) = previous_assignee else {
+    let Some((assignee, queue)) = before else {
         return Ok(None);
     };
+    let before = Before { assignee, queue };
     let doc = encode_ticket(ticket)?;
     ticket_columns(
         sqlx::query(
@@ -447,7 +471,7 @@ pub(super) async fn save_ticket(
         .await?;
     }
     if let Some(agent) = &ticket.assignee
-        && previous_assignee.as_ref() != Some(agent)
+        && before.assignee.as_ref() != Some(agent)
     {
         sqlx::query("UPDATE agents SET last_assigned_at = ? WHERE id = ?")
             .bind(to_micros(ticket.updated_at))
@@ -456,7 +480,7 @@ pub(super) async fn save_ticket(
             .await?;
     }
     Ok(Some(
-        insert_events(conn, ticket, previous_assignee.as_deref(), actor, events).await?,
+        insert_events(conn, ticket, &before, actor, events).await?,
     ))
 }
 
@@ -601,7 +625,7 @@ impl EventStore for SqliteStore {
         );
         qb.push_bind(after_id);
         push_watch(&mut qb, watch);
-        push_scope(&mut qb, scope);
+        push_event_scope(&mut qb, scope);
         qb.push(" ORDER BY e.id LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(&self.read).await?;
         rows.iter()

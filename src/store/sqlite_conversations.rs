@@ -1,5 +1,5 @@
 //! The SQLite store's conversations: rooms, messages, read positions, attachments.
-use super::sqlite::{SqliteStore, insert_events, load_ticket, save_ticket};
+use super::sqlite::{Before, SqliteStore, insert_events, load_ticket, save_ticket};
 use super::{ConversationStore, CustomerKey, MessageAdded, RoomKey};
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
@@ -156,7 +156,7 @@ impl ConversationStore for SqliteStore {
                         .await?
                         .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
                 } else {
-                    insert_events(conn, &ticket, ticket.assignee.as_deref(), &actor, vec![added]).await?
+                    insert_events(conn, &ticket, &Before::unchanged(&ticket), &actor, vec![added]).await?
                 };
                 let event = stored.pop().ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
                 Ok(MessageAdded::New(message, event))

@@ -240,7 +240,7 @@ impl AgentService for AgentApi {
             .map(|item| {
                 item.map(|(event, ticket)| pb::WatchMyTicketsResponse {
                     event: Some(event.into()),
-                    ticket: Some(ticket.into()),
+                    ticket: ticket.map(Into::into),
                 })
                 .map_err(Status::from)
             });

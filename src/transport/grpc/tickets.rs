@@ -526,7 +526,7 @@ impl TicketService for TicketApi {
             .map(|item| {
                 item.map(|(event, ticket)| pb::WatchTicketsResponse {
                     event: Some(event.into()),
-                    ticket: Some(ticket.into()),
+                    ticket: ticket.map(Into::into),
                 })
                 .map_err(Status::from)
             });
