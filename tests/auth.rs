@@ -383,6 +383,10 @@ async fn a_customer_sees_only_its_own_tickets() {
     });
     assert_code(customer.client.get_ticket(request).await, Code::NotFound);
     assert_code(customer.get(&f.elsewhere).await, Code::NotFound);
+    // Customers do not open tickets themselves (a bot or service does it for them).
+    let mut own = new_ticket("cust-1");
+    own.priority = 4;
+    assert_code(customer.create(own).await, Code::PermissionDenied);
 
     let own = customer.get(&f.waiting).await.expect("own ticket");
     assert_eq!(own.customer.expect("customer").id, "cust-1");

@@ -741,6 +741,33 @@ async fn agent_service_rules_and_bad_input() {
     assert_eq!(rest.agents.len(), 1);
     assert!(rest.next_page_token.is_empty());
 
+    // Supervisors manage the agents of their queues only.
+    let mut tickets_admin = server.admin().await;
+    let request = tickets_admin.req(pb::UpsertQueueRequest {
+        queue: Some(pb::Queue {
+            id: "vip".into(),
+            name: "vip".into(),
+            language: "en".into(),
+            default_sla_seconds: 60,
+        }),
+    });
+    tickets_admin
+        .client
+        .upsert_queue(request)
+        .await
+        .expect("queue");
+    admin.upsert("vip@example.com", &["vip"], &[], 2).await;
+    let mut supervisor = Agents::new(&server, SUPERVISOR, Role::Supervisor).await;
+    assert_code(
+        supervisor.set_status("vip@example.com", "online").await,
+        Code::PermissionDenied,
+    );
+    let managed = supervisor
+        .set_status(AGENT, "break")
+        .await
+        .expect("own queue's agent");
+    assert_eq!(managed.status, "break");
+
     // Customers have no agent view.
     let mut customer = Agents::new(&server, "cust-1", Role::Customer).await;
     let request = customer.auth.req(pb::ListAgentsRequest::default());

@@ -194,18 +194,26 @@ impl App {
         } else {
             agent_id
         };
+        let mut agent = self.agent_or_not_found(agent_id).await?;
         if agent_id != access.id() {
             access.require(
                 &[Role::Supervisor, Role::Admin],
                 "change another agent's status",
             )?;
+            // A supervisor manages the agents of its queues.
+            if let crate::store::Scope::Agent { queues, .. } = &access.scope
+                && !agent.queues.iter().any(|q| queues.contains(q))
+            {
+                return Err(Error::PermissionDenied(format!(
+                    "{agent_id} serves none of your queues"
+                )));
+            }
         }
         let configured = self
             .store
             .get_agent_status(status)
             .await?
             .ok_or_else(|| Error::invalid("status", format!("unknown status {status:?}")))?;
-        let mut agent = self.agent_or_not_found(agent_id).await?;
         let now = self.clock.now();
         let was_receiving = match self.store.get_agent_status(&agent.status).await? {
             Some(previous) => previous.receives_tickets,
@@ -219,7 +227,7 @@ impl App {
         }
         agent.status = configured.name.clone();
         agent.status_alias = configured.alias.clone();
-        self.store.upsert_agent(&agent).await?;
+        self.store.set_agent_status(&agent).await?;
         tracing::info!(agent = %agent.id, status = %agent.status, "agent status changed");
         if configured.receives_tickets {
             self.fill(&agent.id).await?;

@@ -227,24 +227,14 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(queue = %new.queue))]
-    pub async fn create_ticket(&self, principal: &Principal, mut new: NewTicket) -> Result<Ticket> {
+    pub async fn create_ticket(&self, principal: &Principal, new: NewTicket) -> Result<Ticket> {
         let access = self.access(principal).await?;
-        if access.role == Role::Customer {
-            let me = access.id().to_string();
-            if new.customer.id.is_empty() {
-                new.customer.id = me.clone();
-            }
-            if new.customer.id != me {
-                return Err(Error::PermissionDenied(
-                    "a customer may only create tickets for itself".into(),
-                ));
-            }
-            if new.bot_id.is_some() {
-                return Err(Error::PermissionDenied(
-                    "a customer may not set bot_id".into(),
-                ));
-            }
-        }
+        // Customers reach support through a channel (a bot or a service acting for them
+        // creates the ticket); they do not pick queues, priorities or legacy ids themselves.
+        access.require(
+            &[Role::Agent, Role::Supervisor, Role::Admin, Role::Service],
+            "create tickets",
+        )?;
         check_new_ticket(&new)?;
         let queue = self.check_queue("queue", &new.queue).await?;
         self.check_ccr("metadata.ccr", &new.ccr).await?;
@@ -643,10 +633,7 @@ impl App {
             customer_id: Some(customer_id),
             ..TicketFilter::default()
         };
-        let scope = match access.role {
-            Role::Customer => access.scope.clone(),
-            _ => crate::store::Scope::All,
-        };
+        let scope = access.scope.clone();
         let now = self.now();
         let query = TicketQuery {
             filter,

@@ -209,7 +209,11 @@ pub trait ReferenceStore: Send + Sync {
 #[async_trait]
 pub trait AgentStore: Send + Sync {
     async fn get_agent(&self, id: &str) -> Result<Option<Agent>>;
+    /// Creates an agent, or changes its profile (name, role, queues, languages, capacity)
+    /// leaving its status alone.
     async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
+    /// Changes only the status columns, so it cannot undo a concurrent profile change.
+    async fn set_agent_status(&self, agent: &Agent) -> Result<()>;
     /// Agents ordered by id, after `after_id`, optionally serving `queue` / in `status`.
     async fn list_agents(
         &self,

@@ -15,6 +15,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -30,7 +31,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// Most writes committed together by one `COMMIT`.
 const MAX_BATCH: usize = 128;
-/// How often the writer checkpoints the WAL so it cannot grow without bound under readers.
+/// How often the writer checkpoints the WAL (PASSIVE: never waits for readers) so it cannot
+/// grow without bound under constant readers.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 
 /// What the writer hands back after COMMIT: delivers the job's result, or the commit error.
@@ -123,7 +125,7 @@ async fn run_writer(
                 None => break,
             },
             _ = checkpoint.tick() => {
-                if let Err(error) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
+                if let Err(error) = exec(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
                     tracing::warn!(%error, "WAL checkpoint failed");
                 }
                 continue;
@@ -166,7 +168,15 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
             failure = Some(error.to_string());
             break;
         }
-        let (ok, completion) = job(conn).await;
+        // A panicking job must not take the writer down with it: roll back its savepoint
+        // and keep serving (its caller sees the store as unavailable).
+        let (ok, completion) = match std::panic::AssertUnwindSafe(job(conn)).catch_unwind().await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::error!("a write job panicked; its changes were rolled back");
+                (false, Box::new(|_: Option<&str>| {}) as Completion)
+            }
+        };
         completions.push(completion);
         let rolled_back = if ok {
             Ok(())
@@ -869,8 +879,6 @@ impl AgentStore for SqliteStore {
                     "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, status_updated_at, \
                      queues, languages, max_concurrent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
-                     status = excluded.status, status_alias = excluded.status_alias, \
-                     last_login_at = excluded.last_login_at, status_updated_at = excluded.status_updated_at, \
                      queues = excluded.queues, languages = excluded.languages, max_concurrent = excluded.max_concurrent",
                 )
                 .bind(&agent.id)
@@ -883,6 +891,27 @@ impl AgentStore for SqliteStore {
                 .bind(serde_json::json!(agent.queues).to_string())
                 .bind(serde_json::json!(agent.languages).to_string())
                 .bind(agent.max_concurrent)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn set_agent_status(&self, agent: &Agent) -> Result<()> {
+        let agent = agent.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE agents SET status = ?, status_alias = ?, status_updated_at = ?, last_login_at = ? \
+                     WHERE id = ?",
+                )
+                .bind(&agent.status)
+                .bind(&agent.status_alias)
+                .bind(agent.status_updated_at.map(to_micros))
+                .bind(agent.last_login_at.map(to_micros))
+                .bind(&agent.id)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
@@ -1051,7 +1080,17 @@ async fn fill(conn: &mut SqliteConnection, agent_id: &str, now: Time) -> Result<
         for queue in &load.agent.queues {
             list.push_bind(queue.clone());
         }
-        qb.push(") ORDER BY priority DESC, number ASC LIMIT 1000");
+        qb.push(")");
+        // The language half of `AgentLoad::fits`, so the first row is the one to take.
+        if !load.agent.languages.is_empty() {
+            qb.push(" AND (language = '' OR language IN (");
+            let mut list = qb.separated(", ");
+            for language in &load.agent.languages {
+                list.push_bind(language.clone());
+            }
+            qb.push("))");
+        }
+        qb.push(" ORDER BY priority DESC, number ASC LIMIT 1");
         let docs: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
         let waiting = docs
             .iter()
@@ -1142,6 +1181,9 @@ impl RoutingStore for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
+        if self.jobs.is_closed() {
+            return Err(Error::Unavailable("the store writer stopped".into()));
+        }
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
