@@ -265,13 +265,46 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
-/// Metric label for a path: known gRPC methods and operator routes by name, anything else
-/// as `other` so clients cannot grow the label set.
+/// Every gRPC method this server serves, as `/package.Service/Method`, read from the
+/// descriptor sets.
+fn known_methods() -> &'static std::collections::HashSet<String> {
+    use prost::Message;
+    static METHODS: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    METHODS.get_or_init(|| {
+        let mut methods = std::collections::HashSet::new();
+        for encoded in [
+            pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ] {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
+                continue;
+            };
+            for file in set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        methods.insert(format!(
+                            "/{}.{}/{}",
+                            file.package(),
+                            service.name(),
+                            method.name()
+                        ));
+                    }
+                }
+            }
+        }
+        for version in ["v1", "v1alpha"] {
+            methods.insert(format!(
+                "/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+            ));
+        }
+        methods
+    })
+}
+
+/// Metric label for a path: the methods and routes this server has by name, anything else
+/// as `other`, so clients cannot grow the label set.
 fn method_label(path: &str) -> String {
-    if path.starts_with("/casework.v1.")
-        || path.starts_with("/grpc.")
-        || matches!(path, "/healthz" | "/readyz" | "/metrics")
-    {
+    if known_methods().contains(path) || matches!(path, "/healthz" | "/readyz" | "/metrics") {
         path.to_string()
     } else {
         "other".to_string()
@@ -376,5 +409,22 @@ mod tests {
         assert_eq!(fields, vec!["customer.id".to_string()]);
         let other = tonic::Status::internal("database is on fire").into_http::<()>();
         assert!(client_fault(other.headers()).is_none());
+    }
+
+    #[test]
+    fn metric_labels_are_known_methods_only() {
+        assert_eq!(
+            super::method_label("/casework.v1.TicketService/CreateTicket"),
+            "/casework.v1.TicketService/CreateTicket"
+        );
+        assert_eq!(
+            super::method_label("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
+        assert_eq!(
+            super::method_label("/casework.v1.TicketService/Made-Up-123"),
+            "other"
+        );
+        assert_eq!(super::method_label("/anything"), "other");
     }
 }

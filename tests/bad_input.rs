@@ -1207,9 +1207,21 @@ fn table(id: &str, token: &str) -> Vec<Row> {
                     entity_id: long(129),
                     ..Default::default()
                 }));
-                r.update_mask = mask(&["metadata.entity_id"])
+                r.update_mask = mask(&["metadata.order_id", "metadata.entity_id"])
             })),
             &["ticket.metadata.entity_id"],
+        ),
+        (
+            "update: metadata.entity_id without metadata.order_id",
+            Who::Admin,
+            Call::Update(with(update(), |r| {
+                r.ticket = Some(meta(pb::TicketMetadata {
+                    entity_id: "FP_SG".into(),
+                    ..Default::default()
+                }));
+                r.update_mask = mask(&["metadata.entity_id"])
+            })),
+            &["update_mask"],
         ),
         (
             "update: metadata.order_id without entity_id",

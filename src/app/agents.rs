@@ -129,7 +129,17 @@ impl App {
 
     /// Creates or replaces an agent's profile (admin). Status and its times are kept; a new
     /// agent starts `offline`. Then routing refills the agent.
-    pub async fn upsert_agent(&self, principal: &Principal, mut agent: Agent) -> Result<AgentView> {
+    pub async fn upsert_agent(&self, principal: &Principal, agent: Agent) -> Result<AgentView> {
+        let (app, principal) = (self.clone(), principal.clone());
+        self.detached(async move { app.upsert_agent_attached(&principal, agent).await })
+            .await
+    }
+
+    async fn upsert_agent_attached(
+        &self,
+        principal: &Principal,
+        mut agent: Agent,
+    ) -> Result<AgentView> {
         let mut v = Violations::new();
         v.id("agent.id", &agent.id);
         v.required_text("agent.name", &agent.name, MAX_NAME_LEN);
@@ -149,7 +159,9 @@ impl App {
             self.check_queue(&format!("agent.queues[{i}]"), queue)
                 .await?;
         }
+        agent.queues.sort();
         agent.queues.dedup();
+        agent.languages.sort();
         agent.languages.dedup();
         match self.store.get_agent(&agent.id).await? {
             Some(existing) => {
@@ -175,6 +187,21 @@ impl App {
     /// to a receiving status records the login and routes waiting tickets to it; going
     /// offline puts its open chats back in their queues.
     pub async fn set_status(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        status: &str,
+    ) -> Result<AgentView> {
+        let (app, principal) = (self.clone(), principal.clone());
+        let (agent_id, status) = (agent_id.to_string(), status.to_string());
+        self.detached(async move {
+            app.set_status_attached(&principal, &agent_id, &status)
+                .await
+        })
+        .await
+    }
+
+    async fn set_status_attached(
         &self,
         principal: &Principal,
         agent_id: &str,
@@ -249,6 +276,16 @@ impl App {
         principal: &Principal,
         status: AgentStatus,
     ) -> Result<AgentStatus> {
+        let (app, principal) = (self.clone(), principal.clone());
+        self.detached(async move { app.upsert_status_attached(&principal, status).await })
+            .await
+    }
+
+    async fn upsert_status_attached(
+        &self,
+        principal: &Principal,
+        status: AgentStatus,
+    ) -> Result<AgentStatus> {
         let mut v = Violations::new();
         check_status_name(&mut v, "status.name", &status.name);
         v.required_text("status.alias", &status.alias, MAX_NAME_LEN);
@@ -264,20 +301,7 @@ impl App {
         }
         self.store.upsert_agent_status(&status).await?;
         if status.receives_tickets {
-            let mut after: Option<String> = None;
-            loop {
-                let page = self
-                    .store
-                    .list_agents(None, Some(&status.name), after.as_deref(), 200)
-                    .await?;
-                for agent in &page {
-                    self.fill(&agent.id).await?;
-                }
-                match page.last() {
-                    Some(last) if page.len() == 200 => after = Some(last.id.clone()),
-                    _ => break,
-                }
-            }
+            self.reconcile_routing().await?;
         }
         Ok(status)
     }

@@ -94,8 +94,20 @@ impl App {
         Ok(room)
     }
 
-    #[tracing::instrument(skip_all, fields(room_id = %new.room_id, ticket_id = %new.ticket_id))]
+    /// Runs to completion even if the caller goes away, so a committed change is always
+    /// routed and announced.
     pub async fn send_message(
+        &self,
+        principal: &Principal,
+        new: NewMessage,
+    ) -> Result<(Message, bool)> {
+        let (app, principal) = (self.clone(), principal.clone());
+        self.detached(async move { app.send_message_attached(&principal, new).await })
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %new.room_id, ticket_id = %new.ticket_id))]
+    async fn send_message_attached(
         &self,
         principal: &Principal,
         new: NewMessage,

@@ -35,6 +35,8 @@ pub struct AppConfig {
     pub max_attachment_bytes: usize,
     /// Chat auto-close delays.
     pub chat_timers: crate::domain::timers::ChatTimers,
+    /// Longest a live stream runs; clients then resume with their last id.
+    pub stream_max_lifetime: std::time::Duration,
 }
 
 impl Default for AppConfig {
@@ -45,6 +47,7 @@ impl Default for AppConfig {
             requeue_channels: vec!["chat".into()],
             max_attachment_bytes: 10 * 1024 * 1024,
             chat_timers: crate::domain::timers::ChatTimers::default(),
+            stream_max_lifetime: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -90,7 +93,7 @@ impl App {
     /// A live stream over an ordered log: `fetch(after)` returns up to `BATCH` items after a
     /// position, each with its own position. Reads the store, so a slow client only delays
     /// itself and a reconnecting one misses nothing; waits for commits when caught up; ends
-    /// when the client leaves or the server shuts down.
+    /// when the client leaves, the server shuts down or `stream_max_lifetime` passes.
     pub(crate) fn follow<T, F, Fut>(&self, mut last: i64, fetch: F) -> ReceiverStream<Result<T>>
     where
         T: Send + 'static,
@@ -100,7 +103,10 @@ impl App {
         let (tx, rx) = mpsc::channel(self.config.stream_buffer);
         let mut latest = self.latest_event.subscribe();
         let shutdown = self.shutdown.clone();
+        let lifetime = self.config.stream_max_lifetime;
         tokio::spawn(async move {
+            let ended = tokio::time::sleep(lifetime);
+            tokio::pin!(ended);
             loop {
                 let batch = match fetch(last).await {
                     Ok(batch) => batch,
@@ -122,11 +128,24 @@ impl App {
                         changed = latest.changed() => if changed.is_err() { return },
                         _ = tx.closed() => return,
                         _ = shutdown.cancelled() => return,
+                        _ = &mut ended => return,
                     }
                 }
             }
         });
         ReceiverStream::new(rx)
+    }
+
+    /// Runs a use case on its own task: when the client cancels or its deadline passes, the
+    /// change still completes with its follow-up work (routing, waking streams).
+    pub(crate) async fn detached<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        tokio::spawn(work)
+            .await
+            .map_err(|e| crate::error::Error::Internal(format!("use case task failed: {e}")))?
     }
 
     /// Wakes the streams after a commit.

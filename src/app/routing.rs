@@ -55,6 +55,31 @@ impl App {
         Ok(tickets)
     }
 
+    /// Refills every agent in a receiving status: the safety net for triggers a crash or a
+    /// restart swallowed. Run at start-up and now and then by the sweeper.
+    pub async fn reconcile_routing(&self) -> Result<()> {
+        for status in self.store.list_agent_statuses().await? {
+            if !status.receives_tickets {
+                continue;
+            }
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .list_agents(None, Some(&status.name), after.as_deref(), 200)
+                    .await?;
+                for agent in &page {
+                    self.fill(&agent.id).await?;
+                }
+                match page.last() {
+                    Some(last) if page.len() == 200 => after = Some(last.id.clone()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts the agent's open tickets of the configured channels back in their queues and
     /// routes them to others.
     pub(crate) async fn requeue(&self, agent_id: &str) -> Result<()> {

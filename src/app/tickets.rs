@@ -219,6 +219,22 @@ impl App {
         Ok(())
     }
 
+    /// Agents taking tickets themselves stay within their capacity (supervisors, admins and
+    /// services assigning by hand may override it).
+    async fn check_room(&self, agent_id: &str) -> Result<()> {
+        let capacity = self
+            .store
+            .get_agent(agent_id)
+            .await?
+            .map_or(0, |a| a.max_concurrent);
+        if self.store.active_ticket_count(agent_id).await? >= i64::from(capacity) {
+            return Err(Error::FailedPrecondition(format!(
+                "{agent_id} already holds {capacity} tickets, its capacity"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
         self.store
             .get_queue(queue_id)
@@ -227,7 +243,19 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(queue = %new.queue))]
+    /// Runs to completion even if the caller goes away, so a committed change is always
+    /// routed and announced.
     pub async fn create_ticket(&self, principal: &Principal, new: NewTicket) -> Result<Ticket> {
+        let (app, principal) = (self.clone(), principal.clone());
+        self.detached(async move { app.create_ticket_attached(&principal, new).await })
+            .await
+    }
+
+    async fn create_ticket_attached(
+        &self,
+        principal: &Principal,
+        new: NewTicket,
+    ) -> Result<Ticket> {
         let access = self.access(principal).await?;
         // Customers reach support through a channel (a bot or a service acting for them
         // creates the ticket); they do not pick queues, priorities or legacy ids themselves.
@@ -331,7 +359,7 @@ impl App {
             };
             self.add_initial_message(&ticket, message).await?;
         }
-        if created {
+        if created || ticket.is_waiting() {
             return Ok(self.after_change(None, ticket, None).await);
         }
         Ok(ticket)
@@ -429,7 +457,8 @@ impl App {
 
     /// Validates and applies one lifecycle change with optimistic concurrency: reload and
     /// retry when another change won, unless the caller pinned `expected_version`.
-    #[tracing::instrument(skip_all, fields(ticket_id, transition = transition.name()))]
+    /// Runs to completion even if the caller goes away, so a committed change is always
+    /// routed and announced.
     pub async fn change_ticket(
         &self,
         principal: &Principal,
@@ -437,6 +466,35 @@ impl App {
         expected_version: i64,
         transition: Transition,
     ) -> Result<Ticket> {
+        self.change_ticket_with_events(principal, ticket_id, expected_version, transition)
+            .await
+            .map(|(ticket, _)| ticket)
+    }
+
+    /// `change_ticket`, also returning the events its change wrote.
+    async fn change_ticket_with_events(
+        &self,
+        principal: &Principal,
+        ticket_id: &str,
+        expected_version: i64,
+        transition: Transition,
+    ) -> Result<(Ticket, Vec<TicketEvent>)> {
+        let (app, principal, ticket_id) = (self.clone(), principal.clone(), ticket_id.to_string());
+        self.detached(async move {
+            app.change_ticket_attached(&principal, &ticket_id, expected_version, transition)
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(ticket_id, transition = transition.name()))]
+    async fn change_ticket_attached(
+        &self,
+        principal: &Principal,
+        ticket_id: &str,
+        expected_version: i64,
+        transition: Transition,
+    ) -> Result<(Ticket, Vec<TicketEvent>)> {
         let mut v = Violations::new();
         v.id("ticket_id", ticket_id);
         if expected_version < 0 {
@@ -447,6 +505,9 @@ impl App {
         tracing::Span::current().record("ticket_id", ticket_id);
         let access = self.access(principal).await?;
         self.check_references(&transition).await?;
+        if let (Role::Agent, Transition::Assign { agent }) = (access.role, &transition) {
+            self.check_room(agent).await?;
+        }
         let actor = principal.actor();
         let key = TicketKey::Id(ticket_id.to_string());
         for _ in 0..MAX_ATTEMPTS {
@@ -472,7 +533,8 @@ impl App {
                         } => ticket.last_assignee.clone(),
                         _ => None,
                     };
-                    return Ok(self.after_change(holder, ticket, preferred).await);
+                    let ticket = self.after_change(holder, ticket, preferred).await;
+                    return Ok((ticket, events));
                 }
                 None if expected_version > 0 => {
                     return Err(Error::Aborted(format!(
@@ -537,15 +599,13 @@ impl App {
         expected_version: i64,
         transition: Transition,
     ) -> Result<TicketEvent> {
-        let ticket = self
-            .change_ticket(principal, ticket_id, expected_version, transition)
+        let (_, events) = self
+            .change_ticket_with_events(principal, ticket_id, expected_version, transition)
             .await?;
-        let events = self.store.list_events(&ticket.id, 0, i64::MAX).await?;
         events
             .into_iter()
-            .rev()
-            .find(|event| event.version == ticket.version)
-            .ok_or_else(|| Error::Internal("recorded event not found".into()))
+            .next()
+            .ok_or_else(|| Error::Internal("the workflow change wrote no event".into()))
     }
 
     pub async fn list_ticket_events(

@@ -14,6 +14,9 @@ use std::time::Duration;
 /// The actor of the sweeper's changes and the sender of its messages.
 pub const SWEEPER: &str = "casework";
 
+/// Sweeper ticks between routing reconciliations.
+const RECONCILE_EVERY: u64 = 30;
+
 /// Tickets handled per sweep.
 const SWEEP_BATCH: i64 = 500;
 
@@ -98,18 +101,26 @@ impl App {
         Ok(())
     }
 
-    /// Runs the sweeper every `every` of real time until shutdown.
+    /// Runs the sweeper every `every` of real time until shutdown; it also reconciles routing.
     pub fn spawn_sweeper(&self, every: Duration) {
         let app = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u64 = 0;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
                         if let Err(error) = app.sweep_timers().await {
                             tracing::error!(%error, "timer sweep failed");
                         }
+                        // At start-up, then every RECONCILE_EVERY ticks.
+                        if ticks.is_multiple_of(RECONCILE_EVERY)
+                            && let Err(error) = app.reconcile_routing().await
+                        {
+                            tracing::error!(%error, "routing reconciliation failed");
+                        }
+                        ticks += 1;
                     }
                     _ = app.shutdown.cancelled() => return,
                 }

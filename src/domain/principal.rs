@@ -61,26 +61,4 @@ impl Principal {
             Principal::Service { name } => name.clone(),
         }
     }
-
-    pub fn is_admin(&self) -> bool {
-        matches!(
-            self,
-            Principal::Agent {
-                role: Role::Admin,
-                ..
-            }
-        )
-    }
-
-    pub fn is_service(&self) -> bool {
-        matches!(self, Principal::Service { .. })
-    }
-
-    /// Any service token, acting as itself or for someone.
-    pub fn via_service(&self) -> bool {
-        match self {
-            Principal::Service { .. } => true,
-            Principal::Agent { via, .. } | Principal::Customer { via, .. } => via.is_some(),
-        }
-    }
 }

@@ -861,13 +861,10 @@ const AGENT_COLUMNS: &str = "id, name, role, status, status_alias, last_login_at
 #[async_trait]
 impl AgentStore for SqliteStore {
     async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
-        let row = sqlx::query(
-            "SELECT id, name, role, status, status_alias, last_login_at, status_updated_at, queues, \
-             languages, max_concurrent FROM agents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(decode_agent).transpose()
     }
 

@@ -343,8 +343,16 @@ pub fn patch(
             }
             "metadata.ccr" => patch.ccr = Some(metadata.ccr.clone()),
             "metadata.local_ccr" => patch.local_ccr = Some(metadata.local_ccr.clone()),
-            "metadata.order_id" | "metadata.entity_id" => {
+            "metadata.order_id" => {
                 patch.order = Some((metadata.order_id.clone(), metadata.entity_id.clone()))
+            }
+            // The entity id belongs to an order id: it is set with `metadata.order_id`.
+            "metadata.entity_id" if mask.paths.iter().any(|p| p == "metadata.order_id") => {}
+            "metadata.entity_id" => {
+                return Err(Error::invalid(
+                    "update_mask",
+                    "metadata.entity_id is updated together with metadata.order_id",
+                ));
             }
             "metadata.language" => patch.language = Some(metadata.language.clone()),
             "metadata.first_response_at" => {
