@@ -96,6 +96,18 @@ jq -r .ticket.assignee <<<"$ROUTED"
 grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d '{}' \
   localhost:50051 casework.v1.AgentService/ListMyTickets
 
+# The customer writes in the ticket's room (through a chat gateway acting for it); the agent answers
+ROOM_ID=$(jq -r .ticket.metadata.roomId <<<"$ROUTED")
+GATEWAY_TOKEN=$(casework token --sub chat-gateway --role service)
+grpcurl -plaintext -H "authorization: bearer $GATEWAY_TOKEN" -H "x-customer-id: cust-2" \
+  -d "{\"room_id\": \"$ROOM_ID\", \"client_message_id\": \"wa-1\", \"body\": \"My card was declined\"}" \
+  localhost:50051 casework.v1.ConversationService/SendMessage
+grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" \
+  -d "{\"room_id\": \"$ROOM_ID\", \"body\": \"Let me check that for you.\"}" \
+  localhost:50051 casework.v1.ConversationService/SendMessage
+grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d "{\"room_id\": \"$ROOM_ID\"}" \
+  localhost:50051 casework.v1.ConversationService/ListMessages
+
 # Contact reasons: search in German, accents and case ignored
 grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"query": "ruckerstattung", "language": "de"}' \
   localhost:50051 casework.v1.CcrService/SearchCcr
@@ -112,6 +124,12 @@ if [ "$events" != "$expected" ]; then
 fi
 [ "$(jq -r .ticket.assignee <<<"$ROUTED")" = agent@example.com ] || {
   echo "the new ticket was not routed to the online agent" >&2
+  exit 1
+}
+messages=$(grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d "{\"room_id\": \"$ROOM_ID\"}" \
+  localhost:50051 casework.v1.ConversationService/ListMessages | jq -r '[.messages[].senderType] | join(" ")')
+[ "$messages" = "SENDER_TYPE_CUSTOMER SENDER_TYPE_AGENT" ] || {
+  echo "unexpected conversation: $messages" >&2
   exit 1
 }
 echo "README examples: all passed"
