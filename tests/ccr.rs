@@ -352,3 +352,61 @@ async fn import_ccr_command_reads_csv_and_refuses_a_broken_file() {
     assert_eq!(nodes[2].translations.len(), 2);
     store.close().await;
 }
+
+#[tokio::test]
+async fn bad_ccr_input_names_the_field() {
+    let server = TestServer::start().await;
+    let mut agent = Ccr::new(&server, AGENT, Role::Agent).await;
+    let search = |query: &str, language: &str, page_size: i32| pb::SearchCcrRequest {
+        query: query.into(),
+        language: language.into(),
+        page_size,
+    };
+    for (request, field) in [
+        (search("", "en", 0), "query"),
+        (search(&"q".repeat(201), "en", 0), "query"),
+        (search("...", "en", 0), "query"),
+        (search("refund", "e n", 0), "language"),
+        (search("refund", &"x".repeat(17), 0), "language"),
+        (search("refund", "en", -1), "page_size"),
+        (search("refund", "en", 101), "page_size"),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(
+            agent.client.search_ccr(request).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    let request = agent.auth.req(pb::ListCcrTreeRequest {
+        language: "../etc".into(),
+    });
+    let status = assert_code(
+        agent.client.list_ccr_tree(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["language".to_string()]);
+    for (code, expected) in [("", Code::InvalidArgument), ("9Z.9", Code::NotFound)] {
+        let request = agent.auth.req(pb::GetCcrRequest { code: code.into() });
+        assert_code(agent.client.get_ccr(request).await, expected);
+    }
+    let mut admin = Ccr::new(&server, ADMIN, Role::Admin).await;
+    let status = assert_code(admin.import(vec![], false).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["nodes".to_string()]);
+    let mut node = node("1", 1, "", &[("", "Delivery")]);
+    node.translations.push(pb::CcrTranslation {
+        language: "en".into(),
+        text: String::new(),
+    });
+    let status = assert_code(admin.import(vec![node], false).await, Code::InvalidArgument);
+    let fields = violated_fields(&status);
+    for field in [
+        "nodes[0].translations[0].language",
+        "nodes[0].translations[1].text",
+        "nodes[0].code",
+    ] {
+        assert!(fields.contains(&field.to_string()), "{field}: {fields:?}");
+    }
+    assert!(admin.tree("").await.is_empty(), "nothing was imported");
+    server.stop().await;
+}

@@ -163,3 +163,45 @@ async fn watchers_hear_of_what_their_scope_covered_at_each_event() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers() {
+    let config = casework::app::AppConfig {
+        stream_buffer: 4,
+        ..casework::app::AppConfig::default()
+    };
+    let server =
+        TestServer::start_configured(config, casework::config::ServerOptions::default()).await;
+    let mut admin = server.admin().await;
+    // The stalled watcher opens its stream and then reads nothing.
+    let mut stalled_client = admin.clone();
+    let mut stalled = watch(&mut stalled_client, pb::WatchTicketsRequest::default()).await;
+    let mut live_client = admin.clone();
+    let mut live = watch(&mut live_client, pb::WatchTicketsRequest::default()).await;
+
+    // Far more events than the buffers hold: writers never wait for the stalled one...
+    let mut created = Vec::new();
+    for i in 0..300 {
+        created.push(
+            admin
+                .create(new_ticket(&format!("flood-{i}")))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    // ...and the other watcher gets every one of them, in order.
+    let mut seen = Vec::new();
+    while seen.len() < created.len() {
+        seen.push(next_event(&mut live).await.ticket_id);
+    }
+    assert_eq!(seen, created);
+
+    // The stalled watcher, once it reads, catches up from the store: all, once, in order.
+    let mut caught_up = Vec::new();
+    while caught_up.len() < created.len() {
+        caught_up.push(next_event(&mut stalled).await.ticket_id);
+    }
+    assert_eq!(caught_up, created);
+    server.stop().await;
+}

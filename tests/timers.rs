@@ -175,3 +175,78 @@ async fn a_customer_reply_stops_the_timers_and_email_has_none() {
     assert!(metadata.first_response_at.is_some());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn due_dates_drive_the_overdue_and_due_today_filters() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    // 09:00; the queue's default SLA is 15 minutes; one ticket gets 2 days.
+    let soon = admin.create(new_ticket("c1")).await.expect("soon");
+    let mut later = new_ticket("c2");
+    later.metadata = Some(pb::TicketMetadata {
+        sla_seconds: 2 * 86_400,
+        ..Default::default()
+    });
+    let later = admin.create(later).await.expect("later");
+    let list = |filter: pb::TicketFilter| pb::ListTicketsRequest {
+        filter: Some(filter),
+        ..Default::default()
+    };
+    let ids = |response: pb::ListTicketsResponse| -> Vec<String> {
+        response.tickets.into_iter().map(|t| t.id).collect()
+    };
+    let request = admin.req(list(pb::TicketFilter {
+        due_today: true,
+        ..Default::default()
+    }));
+    let due_today = ids(admin
+        .client
+        .list_tickets(request)
+        .await
+        .expect("list")
+        .into_inner());
+    assert_eq!(due_today, vec![soon.id.clone()]);
+    let request = admin.req(list(pb::TicketFilter {
+        overdue: true,
+        ..Default::default()
+    }));
+    assert!(
+        ids(admin
+            .client
+            .list_tickets(request)
+            .await
+            .expect("list")
+            .into_inner())
+        .is_empty()
+    );
+
+    server.clock.advance(chrono::Duration::minutes(16));
+    let request = admin.req(list(pb::TicketFilter {
+        overdue: true,
+        ..Default::default()
+    }));
+    let overdue = ids(admin
+        .client
+        .list_tickets(request)
+        .await
+        .expect("list")
+        .into_inner());
+    assert_eq!(overdue, vec![soon.id.clone()]);
+    admin.close(&soon.id).await.expect("close");
+    let request = admin.req(list(pb::TicketFilter {
+        overdue: true,
+        ..Default::default()
+    }));
+    assert!(
+        ids(admin
+            .client
+            .list_tickets(request)
+            .await
+            .expect("list")
+            .into_inner())
+        .is_empty(),
+        "closed tickets are not overdue"
+    );
+    let _ = later;
+    server.stop().await;
+}
