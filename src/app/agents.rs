@@ -252,9 +252,11 @@ impl App {
         if configured.receives_tickets && !was_receiving {
             agent.last_login_at = Some(now);
         }
-        agent.status = configured.name.clone();
+        let previous_status = std::mem::replace(&mut agent.status, configured.name.clone());
         agent.status_alias = configured.alias.clone();
-        self.store.set_agent_status(&agent).await?;
+        self.store
+            .set_agent_status(&agent, &previous_status, &principal.actor())
+            .await?;
         tracing::info!(agent = %agent.id, status = %agent.status, "agent status changed");
         if configured.receives_tickets {
             self.fill(&agent.id).await?;

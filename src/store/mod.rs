@@ -212,8 +212,20 @@ pub trait AgentStore: Send + Sync {
     /// Creates an agent, or changes its profile (name, role, queues, languages, capacity)
     /// leaving its status alone.
     async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
-    /// Changes only the status columns, so it cannot undo a concurrent profile change.
-    async fn set_agent_status(&self, agent: &Agent) -> Result<()>;
+    /// Changes only the status columns (so it cannot undo a concurrent profile change) and
+    /// records the change in the agent's status history, in one transaction.
+    async fn set_agent_status(
+        &self,
+        agent: &Agent,
+        previous_status: &str,
+        actor: &str,
+    ) -> Result<()>;
+    /// The agent's status changes, newest first: (status, previous status, actor, at).
+    async fn agent_status_history(
+        &self,
+        agent_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, Time)>>;
     /// Agents ordered by id, after `after_id`, optionally serving `queue` / in `status`.
     async fn list_agents(
         &self,

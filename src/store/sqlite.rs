@@ -896,10 +896,30 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn set_agent_status(&self, agent: &Agent) -> Result<()> {
-        let agent = agent.clone();
+    async fn set_agent_status(
+        &self,
+        agent: &Agent,
+        previous_status: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let (agent, previous_status, actor) = (
+            agent.clone(),
+            previous_status.to_string(),
+            actor.to_string(),
+        );
         self.write(move |conn| {
             Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO agent_status_events (agent_id, status, previous_status, actor, at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(&agent.id)
+                .bind(&agent.status)
+                .bind(&previous_status)
+                .bind(&actor)
+                .bind(agent.status_updated_at.map(to_micros).unwrap_or_default())
+                .execute(&mut *conn)
+                .await?;
                 sqlx::query(
                     "UPDATE agents SET status = ?, status_alias = ?, status_updated_at = ?, last_login_at = ? \
                      WHERE id = ?",
@@ -915,6 +935,25 @@ impl AgentStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn agent_status_history(
+        &self,
+        agent_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, Time)>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT status, previous_status, actor, at FROM agent_status_events WHERE agent_id = ? \
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(agent_id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(status, previous, actor, at)| (status, previous, actor, from_micros(at)))
+            .collect())
     }
 
     async fn list_agents(
