@@ -359,7 +359,9 @@ impl App {
             };
             self.add_initial_message(&ticket, message).await?;
         }
-        if created || ticket.is_waiting() {
+        // A new ticket was routed with its insert; a replayed one may still wait if the first
+        // attempt's caller went away.
+        if !created && ticket.is_waiting() {
             return Ok(self.after_change(None, ticket, None).await);
         }
         Ok(ticket)

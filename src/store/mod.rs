@@ -150,8 +150,8 @@ pub struct WatchFilter {
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Inserts a new ticket (its `number` is assigned here) with its events, in one
-    /// transaction; honours the idempotency key.
+    /// Inserts a new ticket (its `number` is assigned here) with its events and routes it if
+    /// it waits, in one transaction; honours the idempotency key.
     async fn create_ticket(
         &self,
         ticket: Ticket,

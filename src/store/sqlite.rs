@@ -504,8 +504,25 @@ impl TicketStore for SqliteStore {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created> {
         let actor = actor.to_string();
-        self.write(move |conn| Box::pin(insert_ticket(conn, ticket, actor, events, idempotency)))
-            .await
+        self.write(move |conn| {
+            Box::pin(async move {
+                let created = insert_ticket(conn, ticket, actor, events, idempotency).await?;
+                // Routed in the same transaction: a new ticket never waits while a fitting
+                // agent has room, and costs one commit.
+                let Created::New(ticket, mut events) = created else {
+                    return Ok(created);
+                };
+                let now = ticket.created_at;
+                match route(conn, ticket.clone(), None, now).await? {
+                    Some((routed, assigned)) => {
+                        events.extend(assigned);
+                        Ok(Created::New(routed, events))
+                    }
+                    None => Ok(Created::New(ticket, events)),
+                }
+            })
+        })
+        .await
     }
 
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
@@ -1142,6 +1159,27 @@ async fn fill(conn: &mut SqliteConnection, agent_id: &str, now: Time) -> Result<
     }
 }
 
+/// Gives a waiting ticket to the agent `routing::choose_agent` picks, inside the caller's
+/// transaction.
+async fn route(
+    conn: &mut SqliteConnection,
+    ticket: Ticket,
+    preferred: Option<&str>,
+    now: Time,
+) -> Result<Option<Routed>> {
+    if !ticket.is_waiting() {
+        return Ok(None);
+    }
+    let loads = agent_loads(conn, None).await?;
+    let Some(load) = routing::choose_agent(&ticket, &loads, preferred) else {
+        return Ok(None);
+    };
+    let transition = Transition::Assign {
+        agent: load.agent.id.clone(),
+    };
+    Ok(Some(apply_and_save(conn, ticket, transition, now).await?))
+}
+
 /// The actor recorded on routing's events.
 pub const ROUTING_ACTOR: &str = "routing";
 
@@ -1159,18 +1197,7 @@ impl RoutingStore for SqliteStore {
                 let Some(ticket) = load_ticket(conn, &ticket_id).await? else {
                     return Ok(None);
                 };
-                if !ticket.is_waiting() {
-                    return Ok(None);
-                }
-                let loads = agent_loads(conn, None).await?;
-                let Some(load) = routing::choose_agent(&ticket, &loads, preferred.as_deref())
-                else {
-                    return Ok(None);
-                };
-                let transition = Transition::Assign {
-                    agent: load.agent.id.clone(),
-                };
-                Ok(Some(apply_and_save(conn, ticket, transition, now).await?))
+                route(conn, ticket, preferred.as_deref(), now).await
             })
         })
         .await
