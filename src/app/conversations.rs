@@ -234,26 +234,33 @@ impl App {
         }
     }
 
-    /// CreateTicket's `initial_message`: the customer's first message in the new room.
-    pub(crate) async fn add_initial_message(&self, ticket: &Ticket, new: NewMessage) -> Result<()> {
+    /// A visible message the server writes itself (CreateTicket's initial message, the
+    /// sweeper's notices), idempotent by `key`.
+    pub(crate) async fn write_message(
+        &self,
+        ticket: &Ticket,
+        (sender_type, sender_id, sender_name): (SenderType, &str, &str),
+        key: String,
+        body: String,
+    ) -> Result<()> {
         let message = Message {
             id: uuid::Uuid::now_v7().to_string(),
             seq: 0,
             room_id: ticket.metadata.room_id.clone(),
             ticket_id: ticket.id.clone(),
-            sender_type: SenderType::Customer,
-            sender_id: ticket.customer.id.clone(),
-            sender_name: ticket.customer.name.clone(),
-            body: new.body,
+            sender_type,
+            sender_id: sender_id.to_string(),
+            sender_name: sender_name.to_string(),
+            body,
             visible_to_customer: true,
             attachments: Vec::new(),
             buttons: Vec::new(),
             created_at: self.clock.now(),
-            client_message_id: new.client_message_id,
+            client_message_id: Some(key),
         };
         if let MessageAdded::New(_, event) = self
             .store
-            .add_message(message, &ticket.customer.id, self.config.chat_timers)
+            .add_message(message, sender_id, self.config.chat_timers)
             .await?
         {
             self.publish(std::slice::from_ref(&event));

@@ -5,6 +5,7 @@ use super::validate::{
     self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
 use super::{App, paging};
+use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
 use crate::domain::{
     Customer, EscalationDepartment, EventType, Metadata, NewEvent, Principal, Queue,
@@ -350,14 +351,14 @@ impl App {
         };
         if let Some(body) = new.initial_message {
             // Keyed, so a replayed create adds it only if the first attempt did not.
-            let message = crate::app::conversations::NewMessage {
-                ticket_id: ticket.id.clone(),
-                client_message_id: Some(format!("initial-{}", ticket.id)),
-                sender_type: Some(crate::domain::conversation::SenderType::Customer),
-                body,
-                ..Default::default()
-            };
-            self.add_initial_message(&ticket, message).await?;
+            let customer = &ticket.customer;
+            let sender = (
+                SenderType::Customer,
+                customer.id.as_str(),
+                customer.name.as_str(),
+            );
+            self.write_message(&ticket, sender, format!("initial-{}", ticket.id), body)
+                .await?;
         }
         // A new ticket was routed with its insert; a replayed one may still wait if the first
         // attempt's caller went away.

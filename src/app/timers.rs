@@ -3,12 +3,11 @@
 //! fires once: its system message is keyed by the timer, and its ticket change applies only
 //! while the timer is still set, also across restarts.
 use super::App;
-use super::conversations::NewMessage;
-use crate::domain::conversation::{Message, SenderType};
+use crate::domain::Transition;
+use crate::domain::conversation::SenderType;
 use crate::domain::timers::{self, DueTimer};
-use crate::domain::{Ticket, Transition};
 use crate::error::Result;
-use crate::store::{MessageAdded, TicketKey};
+use crate::store::TicketKey;
 use std::time::Duration;
 
 /// The actor of the sweeper's changes and the sender of its messages.
@@ -57,7 +56,13 @@ impl App {
                 ),
                 None => continue,
             };
-            self.system_message(&ticket, message.0, message.1).await?;
+            self.write_message(
+                &ticket,
+                (SenderType::System, SWEEPER, ""),
+                message.0,
+                message.1,
+            )
+            .await?;
             if self
                 .system_change(&ticket.id, transition, SWEEPER)
                 .await?
@@ -67,38 +72,6 @@ impl App {
             }
         }
         Ok(fired)
-    }
-
-    /// A visible SYSTEM message in the ticket's room, idempotent by `key`.
-    async fn system_message(&self, ticket: &Ticket, key: String, body: String) -> Result<()> {
-        let new = NewMessage {
-            client_message_id: Some(key),
-            body,
-            ..NewMessage::default()
-        };
-        let message = Message {
-            id: uuid::Uuid::now_v7().to_string(),
-            seq: 0,
-            room_id: ticket.metadata.room_id.clone(),
-            ticket_id: ticket.id.clone(),
-            sender_type: SenderType::System,
-            sender_id: SWEEPER.to_string(),
-            sender_name: String::new(),
-            body: new.body,
-            visible_to_customer: true,
-            attachments: Vec::new(),
-            buttons: Vec::new(),
-            created_at: self.clock.now(),
-            client_message_id: new.client_message_id,
-        };
-        if let MessageAdded::New(_, event) = self
-            .store
-            .add_message(message, SWEEPER, self.config.chat_timers)
-            .await?
-        {
-            self.publish(std::slice::from_ref(&event));
-        }
-        Ok(())
     }
 
     /// Runs the sweeper every `every` of real time until shutdown; it also reconciles routing.
