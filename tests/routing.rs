@@ -212,7 +212,18 @@ async fn check_trails(admin: &mut Tickets) {
                     holder = Some(field("assignee"));
                 }
                 E::Reassigned => holder = Some(field("assignee")),
-                E::Requeued | E::Closed | E::Transferred | E::Reopened => holder = None,
+                E::Escalated => holder = Some(field("to_agent")).filter(|a| !a.is_empty()),
+                E::HandedOff if !field("assignee").is_empty() => {
+                    assert!(
+                        holder.is_none(),
+                        "ticket {} handed off while {holder:?} held it",
+                        ticket.number
+                    );
+                    holder = Some(field("assignee"));
+                }
+                E::Requeued | E::Closed | E::AutoClosed | E::Transferred | E::Reopened => {
+                    holder = None
+                }
                 _ => {}
             }
         }

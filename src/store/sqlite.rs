@@ -691,38 +691,77 @@ fn decode_agent(row: &SqliteRow) -> Result<Agent> {
     })
 }
 
+/// Rows of the reference tables; the domain types stay free of sqlx.
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    id: String,
+    name: String,
+    language: String,
+    default_sla_seconds: i64,
+}
+
+impl From<QueueRow> for Queue {
+    fn from(r: QueueRow) -> Self {
+        Queue {
+            id: r.id,
+            name: r.name,
+            language: r.language,
+            default_sla_seconds: r.default_sla_seconds,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DepartmentRow {
+    id: String,
+    label: String,
+}
+
+impl From<DepartmentRow> for EscalationDepartment {
+    fn from(r: DepartmentRow) -> Self {
+        EscalationDepartment {
+            id: r.id,
+            label: r.label,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    name: String,
+    alias: String,
+    receives_tickets: bool,
+}
+
+impl From<StatusRow> for AgentStatus {
+    fn from(r: StatusRow) -> Self {
+        AgentStatus {
+            name: r.name,
+            alias: r.alias,
+            receives_tickets: r.receives_tickets,
+        }
+    }
+}
+
 #[async_trait]
 impl ReferenceStore for SqliteStore {
     async fn list_queues(&self) -> Result<Vec<Queue>> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<QueueRow> = sqlx::query_as(
             "SELECT id, name, language, default_sla_seconds FROM queues ORDER BY name, id",
         )
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, language, default_sla_seconds)| Queue {
-                id,
-                name,
-                language,
-                default_sla_seconds,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn get_queue(&self, id: &str) -> Result<Option<Queue>> {
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        let row: Option<QueueRow> = sqlx::query_as(
             "SELECT id, name, language, default_sla_seconds FROM queues WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|(id, name, language, default_sla_seconds)| Queue {
-            id,
-            name,
-            language,
-            default_sla_seconds,
-        }))
+        Ok(row.map(Into::into))
     }
 
     async fn upsert_queue(&self, queue: &Queue) -> Result<()> {
@@ -747,23 +786,20 @@ impl ReferenceStore for SqliteStore {
     }
 
     async fn list_departments(&self) -> Result<Vec<EscalationDepartment>> {
-        let rows: Vec<(String, String)> =
+        let rows: Vec<DepartmentRow> =
             sqlx::query_as("SELECT id, label FROM escalation_departments ORDER BY label, id")
                 .fetch_all(&self.read)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, label)| EscalationDepartment { id, label })
-            .collect())
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>> {
-        let row: Option<(String, String)> =
+        let row: Option<DepartmentRow> =
             sqlx::query_as("SELECT id, label FROM escalation_departments WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.read)
                 .await?;
-        Ok(row.map(|(id, label)| EscalationDepartment { id, label }))
+        Ok(row.map(Into::into))
     }
 
     async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()> {
@@ -1008,33 +1044,22 @@ impl AgentStore for SqliteStore {
     }
 
     async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>> {
-        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+        let rows: Vec<StatusRow> = sqlx::query_as(
             "SELECT name, alias, receives_tickets FROM agent_statuses ORDER BY name",
         )
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, alias, receives_tickets)| AgentStatus {
-                name,
-                alias,
-                receives_tickets,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn get_agent_status(&self, name: &str) -> Result<Option<AgentStatus>> {
-        let row: Option<(String, String, bool)> = sqlx::query_as(
+        let row: Option<StatusRow> = sqlx::query_as(
             "SELECT name, alias, receives_tickets FROM agent_statuses WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|(name, alias, receives_tickets)| AgentStatus {
-            name,
-            alias,
-            receives_tickets,
-        }))
+        Ok(row.map(Into::into))
     }
 
     async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()> {
