@@ -85,6 +85,14 @@ grpcurl -plaintext -H "authorization: bearer $TOKEN" \
 grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"ticket_id\": \"$TICKET_ID\"}" \
   localhost:50051 casework.v1.TicketService/ListTicketEvents
 
+# An admin sets an agent's queues, languages and capacity, and adds a status that receives tickets
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"agent": {"id": "agent@example.com", "name": "Ada Agent", "role": "AGENT_ROLE_AGENT", "queues": ["chat-sg-en", "email-sg-en"], "languages": ["en"], "max_concurrent": 5}}' \
+  localhost:50051 casework.v1.AgentService/UpsertAgent
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"status": {"name": "overflow", "alias": "Overflow", "receives_tickets": true}}' \
+  localhost:50051 casework.v1.AgentService/UpsertStatus
+
 # The agent comes online: waiting tickets it fits are routed to it from now on
 AGENT_TOKEN=$(casework token --sub agent@example.com --role agent)
 grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d '{"status": "online"}' \
