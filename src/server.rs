@@ -359,7 +359,16 @@ async fn observe(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     if let Some(status) = client_fault(response.headers()) {
-        response = status.into_http();
+        // Only the status headers change: the response keeps its content type and the CORS
+        // headers a browser needs to read the error.
+        let replacement = status.into_http::<()>();
+        let headers = response.headers_mut();
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            match replacement.headers().get(name) {
+                Some(value) => headers.insert(name, value.clone()),
+                None => headers.remove(name),
+            };
+        }
     }
     let grpc_status = response
         .headers()

@@ -176,3 +176,50 @@ async fn paging_never_skips_or_repeats_while_others_insert() {
     assert_eq!(all.len(), 1200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_self_assigns_stay_within_capacity() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(
+            admin
+                .create(new_ticket(&format!("cap-{i}")))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    // AGENT's capacity is 5 (tests/common); everyone is offline, so nothing was routed.
+    let agent = server.tickets(AGENT, Role::Agent).await;
+    let mut calls = Vec::new();
+    for id in ids {
+        let mut client = agent.clone();
+        calls.push(tokio::spawn(async move { client.assign(&id, "").await }));
+    }
+    let mut taken = 0;
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => taken += 1,
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+    }
+    assert_eq!(taken, 5, "exactly the capacity");
+    let request = admin.req(pb::ListTicketsRequest {
+        filter: Some(pb::TicketFilter {
+            assignee: AGENT.into(),
+            ..Default::default()
+        }),
+        include_total_size: true,
+        ..Default::default()
+    });
+    let held = admin
+        .client
+        .list_tickets(request)
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(held.total_size, 5);
+    server.stop().await;
+}

@@ -265,6 +265,57 @@ async fn a_conversation_with_notes_reads_and_a_closed_room() {
         customer.client.close_room(request).await,
         Code::PermissionDenied,
     );
+
+    // Reopening the ticket reopens its conversation.
+    admin.close(&ticket.id).await.expect("close ticket");
+    let request = admin.req(pb::ReopenTicketRequest {
+        ticket_id: ticket.id.clone(),
+        reason: "customer came back".into(),
+        ..Default::default()
+    });
+    admin.client.reopen_ticket(request).await.expect("reopen");
+    assert!(!customer.room(&ticket.id).await.expect("room").closed);
+    customer.say(&room_id, "Me again").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_customers_unread_count_never_counts_notes() {
+    let server = TestServer::start().await;
+    let (ticket, room_id) = assigned_chat(&server).await;
+    let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
+    let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
+    for body in ["note one", "note two"] {
+        agent
+            .send(pb::SendMessageRequest {
+                room_id: room_id.clone(),
+                body: body.into(),
+                internal_note: true,
+                ..Default::default()
+            })
+            .await
+            .expect("note");
+    }
+    assert_eq!(
+        customer.room(&ticket.id).await.expect("room").unread_count,
+        0
+    );
+    agent.say(&room_id, "Hello!").await;
+    assert_eq!(
+        customer.room(&ticket.id).await.expect("room").unread_count,
+        1
+    );
+    let request = customer.auth.req(pb::ListCustomerConversationsRequest {
+        customer_id: "cust-1".into(),
+        ..Default::default()
+    });
+    let rooms = customer
+        .client
+        .list_customer_conversations(request)
+        .await
+        .expect("rooms")
+        .into_inner();
+    assert_eq!(rooms.rooms[0].unread_count, 1);
     server.stop().await;
 }
 

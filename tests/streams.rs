@@ -161,6 +161,14 @@ async fn watchers_hear_of_what_their_scope_covered_at_each_event() {
         taken.ticket.is_none(),
         "the colleague's ticket itself is no longer shown"
     );
+    // What happens to the colleague's ticket from then on is not the agent's to hear.
+    admin.close(&waiting.id).await.expect("close");
+    let next = admin.create(new_ticket("cust-d")).await.expect("next");
+    let event = next_event(&mut agent_stream).await;
+    assert_eq!(
+        event.ticket_id, next.id,
+        "the close of the colleague's ticket was not streamed"
+    );
     server.stop().await;
 }
 

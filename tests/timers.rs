@@ -157,6 +157,39 @@ async fn a_customer_reply_stops_the_timers_and_email_has_none() {
     server.clock.advance(chrono::Duration::hours(1));
     assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
 
+    // Timers run only while an agent holds the chat: a transfer stops them.
+    say(
+        &server,
+        AGENT,
+        Role::Agent,
+        &room_id,
+        "Let me transfer you.",
+    )
+    .await;
+    let request = admin.req(pb::TransferTicketRequest {
+        ticket_id: chat.id.clone(),
+        queue_id: OTHER_QUEUE.into(),
+        reason: "billing question".into(),
+        expected_version: 0,
+    });
+    let moved = admin
+        .client
+        .transfer_ticket(request)
+        .await
+        .expect("transfer")
+        .into_inner();
+    assert!(
+        moved
+            .ticket
+            .expect("t")
+            .metadata
+            .expect("m")
+            .auto_close_at
+            .is_none()
+    );
+    server.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
+
     let mut email = new_ticket("cust-2");
     email.channel = "email".into();
     let email = admin.create(email).await.expect("email");

@@ -10,7 +10,7 @@ use crate::domain::conversation::{
 };
 use crate::domain::{Principal, Role, Ticket, Transition};
 use crate::error::{Error, Result};
-use crate::store::{Cursor, CustomerKey, MessageAdded, RoomKey, TicketKey};
+use crate::store::{Cursor, CustomerKey, MessageAdded, Reader, RoomKey, TicketKey};
 use tokio_stream::wrappers::ReceiverStream;
 
 pub const MAX_BUTTONS: usize = 20;
@@ -49,12 +49,19 @@ fn sees_internal(access: &Access) -> bool {
     access.role != Role::Customer
 }
 
+fn reader(access: &Access) -> Reader {
+    Reader {
+        id: access.id().to_string(),
+        sees_internal: sees_internal(access),
+    }
+}
+
 impl App {
     /// The room and its ticket, if the principal may see the ticket.
     async fn room_for(&self, access: &Access, key: RoomKey) -> Result<(Room, Ticket)> {
         let room = self
             .store
-            .get_room(&key, access.id())
+            .get_room(&key, &reader(access))
             .await?
             .ok_or_else(|| {
                 Error::NotFound(match &key {
@@ -436,8 +443,15 @@ impl App {
         let include_internal = sees_internal(&access);
         let app = self.clone();
         Ok(self.follow(last, move |after| {
-            let (app, room_id) = (app.clone(), room.id.clone());
+            let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
+            let access = access.clone();
             async move {
+                // Access is re-checked on every read: an agent who loses the ticket stops
+                // hearing its room.
+                match app.store.get_ticket(&TicketKey::Id(ticket_id)).await? {
+                    Some(ticket) => access.can_see(&ticket)?,
+                    None => return Err(Error::NotFound(format!("room {room_id}"))),
+                }
                 let messages = app
                     .store
                     .list_messages(
@@ -493,7 +507,7 @@ impl App {
         let limit = if page_size == 0 { 20 } else { page_size };
         let mut rooms = self
             .store
-            .customer_rooms(&customer, after, limit + 1)
+            .customer_rooms(&customer, &reader(&access), &access.scope, after, limit + 1)
             .await?;
         let next_page_token = if rooms.len() as i64 > limit {
             rooms.truncate(limit as usize);

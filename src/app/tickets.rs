@@ -220,22 +220,6 @@ impl App {
         Ok(())
     }
 
-    /// Agents taking tickets themselves stay within their capacity (supervisors, admins and
-    /// services assigning by hand may override it).
-    async fn check_room(&self, agent_id: &str) -> Result<()> {
-        let capacity = self
-            .store
-            .get_agent(agent_id)
-            .await?
-            .map_or(0, |a| a.max_concurrent);
-        if self.store.active_ticket_count(agent_id).await? >= i64::from(capacity) {
-            return Err(Error::FailedPrecondition(format!(
-                "{agent_id} already holds {capacity} tickets, its capacity"
-            )));
-        }
-        Ok(())
-    }
-
     pub(crate) async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
         self.store
             .get_queue(queue_id)
@@ -508,9 +492,12 @@ impl App {
         tracing::Span::current().record("ticket_id", ticket_id);
         let access = self.access(principal).await?;
         self.check_references(&transition).await?;
-        if let (Role::Agent, Transition::Assign { agent }) = (access.role, &transition) {
-            self.check_room(agent).await?;
-        }
+        // Agents taking tickets themselves stay within their capacity (supervisors, admins and
+        // services assigning by hand may override it); checked inside the write.
+        let capacity_of = match (access.role, &transition) {
+            (Role::Agent, Transition::Assign { agent }) => Some(agent.clone()),
+            _ => None,
+        };
         let actor = principal.actor();
         let key = TicketKey::Id(ticket_id.to_string());
         for _ in 0..MAX_ATTEMPTS {
@@ -522,11 +509,19 @@ impl App {
             let previous = ticket.version;
             let holder = ticket.assignee.clone();
             let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
-            match self
-                .store
-                .update_ticket(&ticket, previous, &actor, events)
-                .await?
-            {
+            let saved = match &capacity_of {
+                Some(agent) => {
+                    self.store
+                        .update_ticket_within_capacity(&ticket, previous, &actor, events, agent)
+                        .await?
+                }
+                None => {
+                    self.store
+                        .update_ticket(&ticket, previous, &actor, events)
+                        .await?
+                }
+            };
+            match saved {
                 Some(events) => {
                     self.publish(&events);
                     let preferred = match &transition {
@@ -937,7 +932,7 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
         }
         Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Resume => {}
-        Transition::SlaWarning | Transition::AutoClose => {}
+        Transition::SlaWarning { .. } | Transition::AutoClose { .. } => {}
         Transition::CloseRoom { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Requeue { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Handoff {

@@ -25,53 +25,65 @@ impl App {
         let now = self.clock.now();
         let mut fired = 0;
         for ticket_id in self.store.due_timers(now, SWEEP_BATCH).await? {
-            let Some(ticket) = self
-                .store
-                .get_ticket(&TicketKey::Id(ticket_id.clone()))
-                .await?
-            else {
-                continue;
-            };
-            let Some(close_at) = ticket.metadata.auto_close_at else {
-                continue;
-            };
-            let key = close_at.timestamp_micros();
-            let minutes = (close_at - now).num_minutes().max(1);
-            let (message, transition) = match timers::due(&ticket, now) {
-                Some(DueTimer::Warning) => (
-                    (
-                        format!("sla-warning-{key}"),
-                        format!(
-                            "Are you still there? This chat closes in about {minutes} minutes without a reply."
-                        ),
-                    ),
-                    Transition::SlaWarning,
-                ),
-                Some(DueTimer::Close) => (
-                    (
-                        format!("auto-close-{key}"),
-                        "This chat was closed because we did not hear back from you.".to_string(),
-                    ),
-                    Transition::AutoClose,
-                ),
-                None => continue,
-            };
-            self.write_message(
-                &ticket,
-                (SenderType::System, SWEEPER, ""),
-                message.0,
-                message.1,
-            )
-            .await?;
-            if self
-                .system_change(&ticket.id, transition, SWEEPER)
-                .await?
-                .is_some()
-            {
-                fired += 1;
+            // One ticket's failure must not hold back every timer due after it.
+            match self.fire_timer(&ticket_id, now).await {
+                Ok(true) => fired += 1,
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, ticket_id, "chat timer failed"),
             }
         }
         Ok(fired)
+    }
+
+    /// Fires the timer of one ticket if it is still due: the change first (it applies only
+    /// while that very timer is set and due, so once), then its keyed system message.
+    async fn fire_timer(&self, ticket_id: &str, now: crate::clock::Time) -> Result<bool> {
+        let Some(ticket) = self
+            .store
+            .get_ticket(&TicketKey::Id(ticket_id.to_string()))
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Some(close_at) = ticket.metadata.auto_close_at else {
+            return Ok(false);
+        };
+        let key = close_at.timestamp_micros();
+        let minutes = (close_at - now).num_minutes().max(1);
+        let (transition, key, body) = match timers::due(&ticket, now) {
+            Some(DueTimer::Warning) => (
+                Transition::SlaWarning { close_at },
+                format!("sla-warning-{key}"),
+                format!(
+                    "Are you still there? This chat closes in about {minutes} minutes without a reply."
+                ),
+            ),
+            Some(DueTimer::Close) => (
+                Transition::AutoClose { close_at },
+                format!("auto-close-{key}"),
+                "This chat was closed because we did not hear back from you.".to_string(),
+            ),
+            None => return Ok(false),
+        };
+        let closing = matches!(transition, Transition::AutoClose { .. });
+        // The closing notice goes in before the room closes; the warning after its change.
+        if closing {
+            self.write_message(
+                &ticket,
+                (SenderType::System, SWEEPER, ""),
+                key.clone(),
+                body.clone(),
+            )
+            .await?;
+        }
+        let Some(changed) = self.system_change(&ticket.id, transition, SWEEPER).await? else {
+            return Ok(false);
+        };
+        if !closing {
+            self.write_message(&changed, (SenderType::System, SWEEPER, ""), key, body)
+                .await?;
+        }
+        Ok(true)
     }
 
     /// Runs the sweeper every `every` of real time until shutdown; it also reconciles routing.

@@ -53,9 +53,14 @@ pub enum Transition {
         reason: String,
     },
     /// The silent customer is warned the chat will close (the warning timer is consumed).
-    SlaWarning,
+    /// `close_at` names the timer the sweeper saw; a timer moved since is not this one.
+    SlaWarning {
+        close_at: Time,
+    },
     /// The chat closes for customer silence: room and ticket, `CUSTOMER_LEFT_CHAT`.
-    AutoClose,
+    AutoClose {
+        close_at: Time,
+    },
     /// Back to the queue, unassigned (the agent went offline).
     Requeue {
         reason: String,
@@ -104,7 +109,8 @@ impl Transition {
             Transition::Resume => &[OnHold],
             Transition::Requeue { .. } => &[Assigned],
             Transition::CloseRoom { .. } => ANY,
-            Transition::SlaWarning | Transition::AutoClose => OPEN,
+            // Timers run only while an agent holds the chat.
+            Transition::SlaWarning { .. } | Transition::AutoClose { .. } => &[Assigned],
             Transition::Handoff { .. } => &[Created],
             Transition::Close { .. } => OPEN,
             Transition::Reopen { .. } => &[Closed],
@@ -124,8 +130,8 @@ impl Transition {
             Transition::Resume => "resume",
             Transition::Requeue { .. } => "requeue",
             Transition::CloseRoom { .. } => "close the room of",
-            Transition::SlaWarning => "warn about",
-            Transition::AutoClose => "auto-close",
+            Transition::SlaWarning { .. } => "warn about",
+            Transition::AutoClose { .. } => "auto-close",
             Transition::Handoff { .. } => "hand off",
             Transition::Close { .. } => "close",
             Transition::Reopen { .. } => "reopen",
@@ -233,21 +239,23 @@ pub fn apply(
             set_status(ticket, Assigned, "resumed", now);
             vec![NewEvent::new(EventType::Resumed, json!({}))]
         }
-        Transition::SlaWarning => {
-            let Some(close_at) = ticket.metadata.auto_close_at else {
-                return Err(refuse(ticket, "has no auto-close timer"));
-            };
-            if ticket.metadata.auto_close_warning_at.take().is_none() {
+        Transition::SlaWarning { close_at } => {
+            let due = ticket
+                .metadata
+                .auto_close_warning_at
+                .is_some_and(|at| at <= now);
+            if ticket.metadata.auto_close_at != Some(close_at) || !due {
                 return Err(refuse(ticket, "has no warning due"));
             }
+            ticket.metadata.auto_close_warning_at = None;
             vec![NewEvent::new(
                 EventType::SlaWarning,
                 json!({ "auto_close_at": close_at }),
             )]
         }
-        Transition::AutoClose => {
-            if ticket.metadata.auto_close_at.is_none() {
-                return Err(refuse(ticket, "has no auto-close timer"));
+        Transition::AutoClose { close_at } => {
+            if ticket.metadata.auto_close_at != Some(close_at) || close_at > now {
+                return Err(refuse(ticket, "has no auto-close due"));
             }
             if let Some(agent) = &ticket.assignee {
                 ticket.last_assignee = Some(agent.clone());
@@ -337,6 +345,8 @@ pub fn apply(
             ticket.resolution = None;
             ticket.rating = None;
             ticket.escalation = None;
+            // The conversation goes on in the same room.
+            ticket.metadata.chat_room_closed = false;
             set_status(ticket, Created, &reason, now);
             vec![NewEvent::new(
                 EventType::Reopened,
@@ -393,6 +403,11 @@ pub fn apply(
             apply_patch(ticket, patch, now),
         )],
     };
+    if ticket.status != Assigned {
+        // Chat timers run only while an agent holds the chat (not on hold, escalated,
+        // transferred, requeued or closed).
+        clear_chat_timers(ticket);
+    }
     ticket.updated_at = now;
     ticket.version += 1;
     for event in &mut events {

@@ -257,7 +257,7 @@ where
 
 /// Appends ` AND …` restricting a stream to events `scope` may hear of: a customer's own
 /// tickets; for agents, tickets they held before or after the event, or that were in
-/// their queues.
+/// their queues (for plain agents: while unassigned).
 pub fn push_event_scope<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope)
 where
     DB: Database,
@@ -268,14 +268,33 @@ where
         Scope::Customer(id) => {
             qb.push(" AND e.customer_id = ").push_bind(id.clone());
         }
-        Scope::Agent { id, queues, .. } => {
+        Scope::Agent {
+            id,
+            queues,
+            queue_wide,
+        } => {
             qb.push(" AND (e.assignee = ")
                 .push_bind(id.clone())
                 .push(" OR e.previous_assignee = ")
                 .push_bind(id.clone());
             if !queues.is_empty() {
-                qb.push(" OR 1 = 1");
-                push_in_queues(qb, queues);
+                // Supervisors hear of everything in their queues; agents of tickets of their
+                // queues only while nobody held them (arriving, waiting, being taken).
+                for (queue, holder) in [
+                    ("e.queue", "e.assignee"),
+                    ("e.previous_queue", "e.previous_assignee"),
+                ] {
+                    qb.push(" OR (").push(queue).push(" IN (");
+                    let mut list = qb.separated(", ");
+                    for q in queues {
+                        list.push_bind(q.clone());
+                    }
+                    qb.push(")");
+                    if !queue_wide {
+                        qb.push(" AND ").push(holder).push(" IS NULL");
+                    }
+                    qb.push(")");
+                }
             }
             qb.push(")");
         }

@@ -169,6 +169,16 @@ pub trait TicketStore: Send + Sync {
         actor: &str,
         events: Vec<NewEvent>,
     ) -> Result<Option<Vec<TicketEvent>>>;
+    /// `update_ticket` for an agent taking a ticket itself: refused with `FailedPrecondition`,
+    /// inside the same transaction, when `agent` already holds its capacity.
+    async fn update_ticket_within_capacity(
+        &self,
+        ticket: &Ticket,
+        previous_version: i64,
+        actor: &str,
+        events: Vec<NewEvent>,
+        agent: &str,
+    ) -> Result<Option<Vec<TicketEvent>>>;
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>>;
     async fn count_tickets(&self, filter: &TicketFilter, scope: &Scope, now: Time) -> Result<i64>;
     async fn queue_stats(&self, queue_id: &str, ticket_id: Option<&str>) -> Result<QueueStats>;
@@ -273,6 +283,14 @@ pub enum RoomKey {
     TicketId(String),
 }
 
+/// Who reads a room: unread counts skip the reader's own messages, and internal notes for
+/// readers who never see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    pub id: String,
+    pub sees_internal: bool,
+}
+
 /// Whose conversations: by customer id, or by an identity on a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerKey {
@@ -290,7 +308,7 @@ pub enum MessageAdded {
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// The room, with `unread_count` for `reader`.
-    async fn get_room(&self, key: &RoomKey, reader: &str) -> Result<Option<Room>>;
+    async fn get_room(&self, key: &RoomKey, reader: &Reader) -> Result<Option<Room>>;
     /// Appends a message (its `seq` is assigned here), applies `timers::on_message` to its
     /// ticket (first response, chat timers; a change bumps the version) and writes the
     /// MESSAGE_ADDED event, in one transaction; honours `client_message_id`.
@@ -315,10 +333,13 @@ pub trait ConversationStore: Send + Sync {
     async fn latest_seq(&self, room_id: &str) -> Result<i64>;
     /// Moves `reader`'s position forward to `seq` (never back).
     async fn mark_read(&self, room_id: &str, reader: &str, seq: i64) -> Result<()>;
-    /// Rooms of a customer, newest first, after the cursor `(created_at micros, id)`.
+    /// Rooms of a customer within `scope`, newest first, after the cursor `(created_at micros,
+    /// id)`, with `unread_count` for `reader`.
     async fn customer_rooms(
         &self,
         customer: &CustomerKey,
+        reader: &Reader,
+        scope: &Scope,
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Room>>;

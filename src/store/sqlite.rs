@@ -305,6 +305,7 @@ pub(super) async fn insert_events(
     ticket: &Ticket,
     before: &Before,
     actor: &str,
+    at: Time,
     events: Vec<NewEvent>,
 ) -> Result<Vec<TicketEvent>> {
     let mut stored = Vec::with_capacity(events.len());
@@ -317,7 +318,7 @@ pub(super) async fn insert_events(
         .bind(&ticket.id)
         .bind(event.event_type.as_str())
         .bind(actor)
-        .bind(to_micros(ticket.updated_at))
+        .bind(to_micros(at))
         .bind(event.version)
         .bind(event.payload.to_string())
         .bind(ticket.assignee.as_deref())
@@ -332,7 +333,7 @@ pub(super) async fn insert_events(
             ticket_id: ticket.id.clone(),
             event_type: event.event_type,
             actor: actor.to_string(),
-            at: ticket.updated_at,
+            at,
             version: event.version,
             payload: event.payload,
         });
@@ -429,7 +430,7 @@ async fn insert_ticket(
         assignee: None,
         queue: ticket.queue.clone(),
     };
-    let stored = insert_events(conn, &ticket, &before, &actor, events).await?;
+    let stored = insert_events(conn, &ticket, &before, &actor, ticket.updated_at, events).await?;
     Ok(Created::New(ticket, stored))
 }
 
@@ -471,11 +472,20 @@ pub(super) async fn save_ticket(
     .await
     .map_err(on_constraint)?;
     write_tags(conn, ticket).await?;
+    // The room follows the ticket's `chat_room_closed`: closed by CloseRoom or the
+    // auto-close, open again on reopen.
     if ticket.metadata.chat_room_closed {
         sqlx::query(
             "UPDATE rooms SET closed = 1, closed_at = ? WHERE ticket_id = ? AND closed = 0",
         )
         .bind(to_micros(ticket.updated_at))
+        .bind(&ticket.id)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE rooms SET closed = 0, closed_at = NULL WHERE ticket_id = ? AND closed = 1",
+        )
         .bind(&ticket.id)
         .execute(&mut *conn)
         .await?;
@@ -490,7 +500,7 @@ pub(super) async fn save_ticket(
             .await?;
     }
     Ok(Some(
-        insert_events(conn, ticket, &before, actor, events).await?,
+        insert_events(conn, ticket, &before, actor, ticket.updated_at, events).await?,
     ))
 }
 
@@ -550,6 +560,35 @@ impl TicketStore for SqliteStore {
             Box::pin(
                 async move { save_ticket(conn, &ticket, previous_version, &actor, events).await },
             )
+        })
+        .await
+    }
+
+    async fn update_ticket_within_capacity(
+        &self,
+        ticket: &Ticket,
+        previous_version: i64,
+        actor: &str,
+        events: Vec<NewEvent>,
+        agent: &str,
+    ) -> Result<Option<Vec<TicketEvent>>> {
+        let (ticket, actor, agent) = (ticket.clone(), actor.to_string(), agent.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (active, capacity): (i64, i64) = sqlx::query_as(&format!(
+                    "SELECT (SELECT COUNT(*) FROM tickets WHERE assignee = ?1 AND status IN {ACTIVE}), \
+                     COALESCE((SELECT max_concurrent FROM agents WHERE id = ?1), 0)"
+                ))
+                .bind(&agent)
+                .fetch_one(&mut *conn)
+                .await?;
+                if active >= capacity {
+                    return Err(Error::FailedPrecondition(format!(
+                        "{agent} already holds {capacity} tickets, its capacity"
+                    )));
+                }
+                save_ticket(conn, &ticket, previous_version, &actor, events).await
+            })
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! The SQLite store's conversations: rooms, messages, read positions, attachments.
+use super::filter::push_scope;
 use super::sqlite::{Before, SqliteStore, insert_events, load_ticket, save_ticket};
-use super::{ConversationStore, CustomerKey, MessageAdded, RoomKey};
+use super::{ConversationStore, CustomerKey, MessageAdded, Reader, RoomKey, Scope};
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
 use crate::domain::timers::{self, ChatTimers};
@@ -49,20 +50,29 @@ fn decode_room(row: &SqliteRow) -> Result<Room> {
         last_message_at: row
             .try_get::<Option<i64>, _>("last_message_at")?
             .map(from_micros),
-        unread_count: row.try_get("unread").unwrap_or(0),
+        unread_count: row.try_get("unread")?,
     })
+}
+
+/// Appends `(…) AS unread`: messages of room `r` from others after the reader's position,
+/// internal notes only for readers who see them.
+fn push_unread(qb: &mut QueryBuilder<'_, Sqlite>, reader: &Reader) {
+    qb.push("(SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.sender_id <> ")
+        .push_bind(reader.id.clone());
+    if !reader.sees_internal {
+        qb.push(" AND m.visible_to_customer = 1");
+    }
+    qb.push(" AND m.seq > COALESCE((SELECT rp.seq FROM read_positions rp WHERE rp.room_id = r.id AND rp.reader_id = ")
+        .push_bind(reader.id.clone())
+        .push("), 0)) AS unread");
 }
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn get_room(&self, key: &RoomKey, reader: &str) -> Result<Option<Room>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {ROOM_COLUMNS}, (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.sender_id <> "
-        ));
-        qb.push_bind(reader.to_string())
-            .push(" AND m.seq > COALESCE((SELECT rp.seq FROM read_positions rp WHERE rp.room_id = r.id AND rp.reader_id = ")
-            .push_bind(reader.to_string())
-            .push("), 0)) AS unread FROM rooms r WHERE ");
+    async fn get_room(&self, key: &RoomKey, reader: &Reader) -> Result<Option<Room>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS}, "));
+        push_unread(&mut qb, reader);
+        qb.push(" FROM rooms r WHERE ");
         match key {
             RoomKey::Id(id) => qb.push("r.id = ").push_bind(id.clone()),
             RoomKey::TicketId(id) => qb.push("r.ticket_id = ").push_bind(id.clone()),
@@ -156,7 +166,15 @@ impl ConversationStore for SqliteStore {
                         .await?
                         .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
                 } else {
-                    insert_events(conn, &ticket, &Before::unchanged(&ticket), &actor, vec![added]).await?
+                    insert_events(
+                        conn,
+                        &ticket,
+                        &Before::unchanged(&ticket),
+                        &actor,
+                        message.created_at,
+                        vec![added],
+                    )
+                    .await?
                 };
                 let event = stored.pop().ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
                 Ok(MessageAdded::New(message, event))
@@ -250,12 +268,16 @@ impl ConversationStore for SqliteStore {
     async fn customer_rooms(
         &self,
         customer: &CustomerKey,
+        reader: &Reader,
+        scope: &Scope,
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Room>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE "
-        ));
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS}, "));
+        push_unread(&mut qb, reader);
+        qb.push(" FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE 1 = 1");
+        push_scope(&mut qb, scope);
+        qb.push(" AND ");
         match customer {
             CustomerKey::Id(id) => {
                 qb.push("r.customer_id = ").push_bind(id.clone());
