@@ -699,3 +699,145 @@ async fn bad_conversation_input_names_the_field_and_writes_nothing() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_other_conversation_field_refuses_bad_input_by_name() {
+    let server = TestServer::start().await;
+    let (_, room_id) = assigned_chat(&server).await;
+    let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
+    let long = "x".repeat(129);
+    for (request, field) in [
+        (pb::GetRoomRequest::default(), "room_id"),
+        (
+            pb::GetRoomRequest {
+                room_id: long.clone(),
+                ticket_id: String::new(),
+            },
+            "room_id",
+        ),
+        (
+            pb::GetRoomRequest {
+                room_id: String::new(),
+                ticket_id: long.clone(),
+            },
+            "ticket_id",
+        ),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(agent.client.get_room(request).await, Code::InvalidArgument);
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    for (request, field) in [
+        (
+            pb::CloseRoomRequest {
+                room_id: String::new(),
+                reason: String::new(),
+            },
+            "room_id",
+        ),
+        (
+            pb::CloseRoomRequest {
+                room_id: room_id.clone(),
+                reason: "r".repeat(2001),
+            },
+            "reason",
+        ),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(
+            agent.client.close_room(request).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    for (request, field) in [
+        (
+            pb::MarkReadRequest {
+                room_id: String::new(),
+                message_id: String::new(),
+            },
+            "room_id",
+        ),
+        (
+            pb::MarkReadRequest {
+                room_id: room_id.clone(),
+                message_id: long.clone(),
+            },
+            "message_id",
+        ),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(agent.client.mark_read(request).await, Code::InvalidArgument);
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    let request = agent.auth.req(pb::WatchRoomRequest {
+        room_id: room_id.clone(),
+        after_message_id: "not-a-message".into(),
+    });
+    let status = assert_code(
+        agent.client.watch_room(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(
+        violated_fields(&status),
+        vec!["after_message_id".to_string()]
+    );
+    let conversations = |f: &dyn Fn(&mut pb::ListCustomerConversationsRequest)| {
+        let mut request = pb::ListCustomerConversationsRequest {
+            customer_id: "cust-1".into(),
+            ..Default::default()
+        };
+        f(&mut request);
+        request
+    };
+    for (request, field) in [
+        (
+            conversations(&|r| r.customer_id = long.clone()),
+            "customer_id",
+        ),
+        (conversations(&|r| r.page_size = 501), "page_size"),
+        (
+            conversations(&|r| r.page_token = "garbage".into()),
+            "page_token",
+        ),
+        (
+            conversations(&|r| r.channel = "whatsapp".into()),
+            "customer_id",
+        ),
+        (
+            conversations(&|r| {
+                r.customer_id.clear();
+                r.channel = long.clone();
+                r.social_id = "x".into();
+            }),
+            "channel",
+        ),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(
+            agent.client.list_customer_conversations(request).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    let request = agent.auth.req(pb::UploadAttachmentRequest {
+        room_id: room_id.clone(),
+        name: "n".repeat(256),
+        content_type: "c/".repeat(65),
+        data: vec![1],
+    });
+    let status = assert_code(
+        agent.client.upload_attachment(request).await,
+        Code::InvalidArgument,
+    );
+    let fields = violated_fields(&status);
+    assert!(
+        fields.contains(&"name".to_string()) && fields.contains(&"content_type".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        agent.messages(&room_id).await.is_empty(),
+        "nothing was written"
+    );
+    server.stop().await;
+}

@@ -800,3 +800,108 @@ fn valid_agent() -> pb::Agent {
         ..Default::default()
     }
 }
+
+#[tokio::test]
+async fn every_other_agent_service_field_refuses_bad_input_by_name() {
+    let server = TestServer::start().await;
+    let mut admin = Agents::new(&server, ADMIN, Role::Admin).await;
+    let mut agent = Agents::new(&server, AGENT, Role::Agent).await;
+    let long = "x".repeat(129);
+
+    let list = |f: &dyn Fn(&mut pb::ListAgentsRequest)| {
+        let mut request = pb::ListAgentsRequest::default();
+        f(&mut request);
+        request
+    };
+    for (request, field) in [
+        (list(&|r| r.queue = long.clone()), "queue"),
+        (list(&|r| r.status = long.clone()), "status"),
+        (list(&|r| r.page_size = -1), "page_size"),
+        (list(&|r| r.page_token = "garbage".into()), "page_token"),
+    ] {
+        let request = admin.auth.req(request);
+        let status = assert_code(
+            admin.client.list_agents(request).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    let status = assert_code(
+        agent.set_status(&long, "online").await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["agent_id".to_string()]);
+    let status = assert_code(agent.set_status("", "").await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["status".to_string()]);
+    let request = admin.auth.req(pb::UpsertStatusRequest {
+        status: Some(pb::AgentStatus {
+            name: "lunch".into(),
+            alias: String::new(),
+            receives_tickets: false,
+        }),
+    });
+    let status = assert_code(
+        admin.client.upsert_status(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["status.alias".to_string()]);
+    let request = admin.auth.req(pb::UpsertStatusRequest { status: None });
+    let status = assert_code(
+        admin.client.upsert_status(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["status".to_string()]);
+    let request = admin.auth.req(pb::UpsertAgentRequest { agent: None });
+    let status = assert_code(
+        admin.client.upsert_agent(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["agent".to_string()]);
+
+    let mine = |f: &dyn Fn(&mut pb::ListMyTicketsRequest)| {
+        let mut request = pb::ListMyTicketsRequest::default();
+        f(&mut request);
+        request
+    };
+    for (request, field) in [
+        (mine(&|r| r.page_size = 501), "page_size"),
+        (mine(&|r| r.order_by = 77), "order_by"),
+        (mine(&|r| r.page_token = "nope".into()), "page_token"),
+        (
+            mine(&|r| {
+                r.filter = Some(pb::TicketFilter {
+                    statuses: vec![99],
+                    ..Default::default()
+                })
+            }),
+            "filter.statuses[0]",
+        ),
+    ] {
+        let request = agent.auth.req(request);
+        let status = assert_code(
+            agent.client.list_my_tickets(request).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), vec![field.to_string()]);
+    }
+    let request = agent
+        .auth
+        .req(pb::WatchMyTicketsRequest { after_event_id: -1 });
+    let status = assert_code(
+        agent.client.watch_my_tickets(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), vec!["after_event_id".to_string()]);
+    let statuses = {
+        let request = admin.auth.req(pb::ListStatusesRequest {});
+        admin
+            .client
+            .list_statuses(request)
+            .await
+            .expect("statuses")
+            .into_inner()
+            .statuses
+    };
+    assert_eq!(statuses.len(), 4, "no status was written");
+    server.stop().await;
+}
