@@ -111,3 +111,42 @@ async fn a_failing_write_in_a_batch_does_not_take_the_others_down() {
     }
     reopened.close().await;
 }
+
+#[tokio::test]
+async fn a_lone_failing_write_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("lone.db").display());
+    let store = store::connect(&url).await.expect("store");
+    let first = store
+        .create_ticket(ticket(Some("same".into())), "tester", created_event(), None)
+        .await
+        .expect("first");
+    assert!(matches!(first, Created::New(..)));
+    // Alone in its batch (nothing else is writing), the duplicate fails as a whole.
+    let duplicate = store
+        .create_ticket(ticket(Some("same".into())), "tester", created_event(), None)
+        .await;
+    assert!(
+        matches!(duplicate, Err(Error::AlreadyExists(_))),
+        "{duplicate:?}"
+    );
+    assert_eq!(
+        store.last_event_id().await.expect("events"),
+        1,
+        "its event was rolled back"
+    );
+    let next = store
+        .create_ticket(
+            ticket(Some("other".into())),
+            "tester",
+            created_event(),
+            None,
+        )
+        .await
+        .expect("the writer goes on");
+    let Created::New(next, _) = next else {
+        panic!("expected a new ticket");
+    };
+    assert_eq!(next.number, 2, "the failed insert used no number");
+    store.close().await;
+}

@@ -163,8 +163,11 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
     }
     let mut completions = Vec::with_capacity(batch.len());
     let mut failure = None;
+    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
+    let isolate = batch.len() > 1;
+    let mut lone_failed = false;
     for job in batch {
-        if let Err(error) = exec(conn, "SAVEPOINT job").await {
+        if isolate && let Err(error) = exec(conn, "SAVEPOINT job").await {
             failure = Some(error.to_string());
             break;
         }
@@ -178,6 +181,10 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
             }
         };
         completions.push(completion);
+        if !isolate {
+            lone_failed = !ok;
+            continue;
+        }
         let rolled_back = if ok {
             Ok(())
         } else {
@@ -189,11 +196,13 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
         }
     }
     if failure.is_none()
+        && !lone_failed
         && let Err(error) = exec(conn, "COMMIT").await
     {
         failure = Some(error.to_string());
     }
-    if failure.is_some() {
+    if failure.is_some() || lone_failed {
+        // A lone failed job answers with its own error; its changes go with the rollback.
         let _ = exec(conn, "ROLLBACK").await;
     }
     for completion in completions {
@@ -341,11 +350,17 @@ pub(super) async fn insert_events(
     Ok(stored)
 }
 
+/// Replaces a ticket's tags.
 async fn write_tags(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()> {
     sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = ?")
         .bind(&ticket.id)
         .execute(&mut *conn)
         .await?;
+    insert_tags(conn, ticket).await
+}
+
+/// Adds a new ticket's tags.
+async fn insert_tags(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()> {
     for tag in &ticket.metadata.tags {
         sqlx::query("INSERT OR IGNORE INTO ticket_tags (tag, ticket_id) VALUES (?, ?)")
             .bind(tag)
@@ -401,7 +416,7 @@ async fn insert_ticket(
     .execute(&mut *conn)
     .await
     .map_err(on_constraint)?;
-    write_tags(conn, &ticket).await?;
+    insert_tags(conn, &ticket).await?;
     if !ticket.metadata.room_id.is_empty() {
         sqlx::query(
             "INSERT INTO rooms (id, ticket_id, customer_id, created_at) VALUES (?, ?, ?, ?)",
