@@ -700,3 +700,43 @@ async fn illegal_transitions_are_refused() {
     assert!(refused >= 30, "the table refuses most moves");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn setting_the_picked_time_is_a_picked_event() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-p")).await.expect("create");
+    admin.assign(&ticket.id, AGENT).await.expect("assign");
+    let mut agent = server.tickets(AGENT, Role::Agent).await;
+    let picked_at = prost_types::Timestamp {
+        seconds: 1_772_442_000,
+        nanos: 0,
+    };
+    let request = agent.req(pb::UpdateTicketRequest {
+        ticket_id: ticket.id.clone(),
+        ticket: Some(pb::Ticket {
+            metadata: Some(pb::TicketMetadata {
+                picked_at: Some(picked_at),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["metadata.picked_at".into()],
+        }),
+        expected_version: 0,
+    });
+    let updated = agent
+        .client
+        .update_ticket(request)
+        .await
+        .expect("pick")
+        .into_inner();
+    assert_eq!(
+        updated.ticket.expect("t").metadata.expect("m").picked_at,
+        Some(picked_at)
+    );
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(events.last().expect("event").r#type, E::Picked as i32);
+    server.stop().await;
+}

@@ -398,10 +398,21 @@ pub fn apply(
             event_type,
             json!({ "workflow": workflow, "details": details }),
         )],
-        Transition::Update(patch) => vec![NewEvent::new(
-            EventType::UpdateField,
-            apply_patch(ticket, patch, now),
-        )],
+        Transition::Update(patch) => {
+            // Setting only the picked time is the agent picking the ticket up (seed 000's
+            // UPDATE_PICKED_TIME): a PICKED event rather than a field update.
+            let picked = patch.picked_at.is_some()
+                && TicketPatch {
+                    picked_at: None,
+                    ..patch.clone()
+                } == TicketPatch::default();
+            let kind = if picked {
+                EventType::Picked
+            } else {
+                EventType::UpdateField
+            };
+            vec![NewEvent::new(kind, apply_patch(ticket, patch, now))]
+        }
     };
     if ticket.status != Assigned {
         // Chat timers run only while an agent holds the chat (not on hold, escalated,
