@@ -485,7 +485,7 @@ async fn attachments_are_stored_limited_and_attached() {
         ..AppConfig::default()
     };
     let server = TestServer::start_configured(config, ServerOptions::default()).await;
-    let (ticket, room_id) = assigned_chat(&server).await;
+    let (_, room_id) = assigned_chat(&server).await;
     let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
     let upload = |data: Vec<u8>| pb::UploadAttachmentRequest {
         room_id: room_id.clone(),
@@ -547,7 +547,6 @@ async fn attachments_are_stored_limited_and_attached() {
         stranger.client.get_attachment(request).await,
         Code::NotFound,
     );
-    let _ = ticket;
     server.stop().await;
 }
 

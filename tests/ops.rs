@@ -21,81 +21,51 @@ const SERVICES: [&str; 5] = [
 /// Hang guard for calls that must finish promptly; never a wait for something to happen.
 const HANG_GUARD: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn reflection_v1_lists_every_service() {
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+/// One test per reflection protocol version: the generated types differ, the check does not.
+macro_rules! reflection_lists_every_service {
+    ($test:ident, $version:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            use tonic_reflection::pb::$version::ServerReflectionRequest;
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
 
-    let server = TestServer::start().await;
-    let mut client = ServerReflectionClient::new(server.channel().await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response: ServerReflectionResponse = stream
-        .message()
-        .await
-        .expect("reflection response")
-        .expect("one message");
-    let names: Vec<String> = match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
+            let server = TestServer::start().await;
+            let mut client = ServerReflectionClient::new(server.channel().await);
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .expect("reflection call")
+                .into_inner();
+            let response = stream
+                .message()
+                .await
+                .expect("reflection response")
+                .expect("one message");
+            let names: Vec<String> = match response.message_response {
+                Some(MessageResponse::ListServicesResponse(list)) => {
+                    list.service.into_iter().map(|s| s.name).collect()
+                }
+                other => panic!("expected a service list, got {other:?}"),
+            };
+            for service in SERVICES {
+                assert!(
+                    names.iter().any(|n| n == service),
+                    "{service} missing from {names:?}"
+                );
+            }
+            server.stop().await;
         }
-        other => panic!("expected a service list, got {other:?}"),
     };
-    for service in SERVICES {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn reflection_v1alpha_lists_every_service() {
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::{ServerReflectionRequest, ServerReflectionResponse};
-
-    let server = TestServer::start().await;
-    let mut client = ServerReflectionClient::new(server.channel().await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response: ServerReflectionResponse = stream
-        .message()
-        .await
-        .expect("reflection response")
-        .expect("one message");
-    let names: Vec<String> = match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("expected a service list, got {other:?}"),
-    };
-    for service in SERVICES {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
-    server.stop().await;
-}
+reflection_lists_every_service!(reflection_v1_lists_every_service, v1);
+reflection_lists_every_service!(reflection_v1alpha_lists_every_service, v1alpha);
 
 #[tokio::test]
 async fn health_reports_serving_without_a_token() {

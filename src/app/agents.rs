@@ -37,11 +37,21 @@ fn check_status_name(v: &mut Violations, field: &str, name: &str) {
 
 impl App {
     async fn view(&self, agent: Agent, now: Time) -> Result<AgentView> {
-        Ok(AgentView {
-            active_ticket_count: self.store.active_ticket_count(&agent.id).await?,
-            time_in_status: agent.status_updated_at.map(|at| now - at),
-            agent,
-        })
+        Ok(self.views(vec![agent], now).await?.remove(0))
+    }
+
+    /// Agents with their derived fields; one count query for the lot.
+    async fn views(&self, agents: Vec<Agent>, now: Time) -> Result<Vec<AgentView>> {
+        let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
+        let counts = self.store.active_ticket_counts(&ids).await?;
+        Ok(agents
+            .into_iter()
+            .map(|agent| AgentView {
+                active_ticket_count: counts.get(&agent.id).copied().unwrap_or(0),
+                time_in_status: agent.status_updated_at.map(|at| now - at),
+                agent,
+            })
+            .collect())
     }
 
     async fn agent_or_not_found(&self, agent_id: &str) -> Result<Agent> {
@@ -117,12 +127,8 @@ impl App {
             String::new()
         };
         let now = self.clock.now();
-        let mut views = Vec::with_capacity(agents.len());
-        for agent in agents {
-            views.push(self.view(agent, now).await?);
-        }
         Ok(AgentPage {
-            agents: views,
+            agents: self.views(agents, now).await?,
             next_page_token,
         })
     }

@@ -4,15 +4,26 @@ use super::{Cursor, Scope, TicketFilter, TicketOrder, WatchFilter};
 use crate::clock::{Time, to_micros};
 use sqlx::{Database, QueryBuilder};
 
+/// Appends `(?, ?, …)` binding `values`: the list of an `IN`.
+pub fn push_values<'a, DB>(qb: &mut QueryBuilder<'a, DB>, values: &[String])
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push("(");
+    let mut list = qb.separated(", ");
+    for value in values {
+        list.push_bind(value.clone());
+    }
+    qb.push(")");
+}
+
 macro_rules! any_of {
     ($qb:expr, $column:literal, $values:expr) => {
         if !$values.is_empty() {
-            $qb.push(concat!(" AND ", $column, " IN ("));
-            let mut list = $qb.separated(", ");
-            for value in $values {
-                list.push_bind(value.to_string());
-            }
-            $qb.push(")");
+            let values: Vec<String> = $values.iter().map(|v| v.to_string()).collect();
+            $qb.push(concat!(" AND ", $column, " IN "));
+            push_values($qb, &values);
         }
     };
 }
@@ -145,12 +156,8 @@ where
         } => {
             qb.push(" AND (t.assignee = ").push_bind(id.clone());
             if !queues.is_empty() {
-                qb.push(" OR (t.queue IN (");
-                let mut list = qb.separated(", ");
-                for queue in queues {
-                    list.push_bind(queue.clone());
-                }
-                qb.push(")");
+                qb.push(" OR (t.queue IN ");
+                push_values(qb, queues);
                 if !queue_wide {
                     qb.push(
                         " AND t.status = 'CREATED' AND t.assignee IS NULL AND t.bot_id IS NULL",
@@ -245,12 +252,8 @@ where
     for (i, column) in ["e.queue", "e.previous_queue"].into_iter().enumerate() {
         qb.push(if i == 0 { " AND (" } else { " OR " })
             .push(column)
-            .push(" IN (");
-        let mut list = qb.separated(", ");
-        for queue in queues {
-            list.push_bind(queue.clone());
-        }
-        qb.push(")");
+            .push(" IN ");
+        push_values(qb, queues);
     }
     qb.push(")");
 }
@@ -284,12 +287,8 @@ where
                     ("e.queue", "e.assignee"),
                     ("e.previous_queue", "e.previous_assignee"),
                 ] {
-                    qb.push(" OR (").push(queue).push(" IN (");
-                    let mut list = qb.separated(", ");
-                    for q in queues {
-                        list.push_bind(q.clone());
-                    }
-                    qb.push(")");
+                    qb.push(" OR (").push(queue).push(" IN ");
+                    push_values(qb, queues);
                     if !queue_wide {
                         qb.push(" AND ").push(holder).push(" IS NULL");
                     }

@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How a ticket is looked up.
@@ -244,8 +245,9 @@ pub trait AgentStore: Send + Sync {
         after_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Agent>>;
-    /// Open tickets (assigned, on hold, escalated to them) each agent holds.
-    async fn active_ticket_count(&self, agent_id: &str) -> Result<i64>;
+    /// Open tickets (assigned, on hold, escalated to them) each of these agents holds, in one
+    /// query; agents holding none are absent.
+    async fn active_ticket_counts(&self, agent_ids: &[String]) -> Result<HashMap<String, i64>>;
     async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>>;
     async fn get_agent_status(&self, name: &str) -> Result<Option<AgentStatus>>;
     async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()>;

@@ -1,6 +1,8 @@
 //! The SQLite store: WAL, `synchronous=FULL`, one writer connection (so no caller ever sees
 //! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
-use super::filter::{push_event_scope, push_filter, push_order, push_scope, push_watch};
+use super::filter::{
+    push_event_scope, push_filter, push_order, push_scope, push_values, push_watch,
+};
 use super::{
     AgentStore, CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Routed,
     RoutingStore, Scope, Store, TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
@@ -1088,13 +1090,20 @@ impl AgentStore for SqliteStore {
         rows.iter().map(decode_agent).collect()
     }
 
-    async fn active_ticket_count(&self, agent_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM tickets WHERE assignee = ? AND status IN {ACTIVE}"
-        ))
-        .bind(agent_id)
-        .fetch_one(&self.read)
-        .await?)
+    async fn active_ticket_counts(
+        &self,
+        agent_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        if agent_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT assignee, COUNT(*) FROM tickets WHERE assignee IN ",
+        );
+        push_values(&mut qb, agent_ids);
+        qb.push(format!(" AND status IN {ACTIVE} GROUP BY assignee"));
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.read).await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>> {
@@ -1206,21 +1215,14 @@ async fn fill(conn: &mut SqliteConnection, agent_id: &str, now: Time) -> Result<
             return Ok(routed);
         }
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL AND queue IN (",
+            "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL AND queue IN ",
         );
-        let mut list = qb.separated(", ");
-        for queue in &load.agent.queues {
-            list.push_bind(queue.clone());
-        }
-        qb.push(")");
+        push_values(&mut qb, &load.agent.queues);
         // The language half of `AgentLoad::fits`, so the first row is the one to take.
         if !load.agent.languages.is_empty() {
-            qb.push(" AND (language = '' OR language IN (");
-            let mut list = qb.separated(", ");
-            for language in &load.agent.languages {
-                list.push_bind(language.clone());
-            }
-            qb.push("))");
+            qb.push(" AND (language = '' OR language IN ");
+            push_values(&mut qb, &load.agent.languages);
+            qb.push(")");
         }
         qb.push(" ORDER BY priority DESC, number ASC LIMIT 1");
         let docs: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
