@@ -1,0 +1,390 @@
+// End-to-end test of the agent console: a real casework server (CASEWORK_BIN), Debian's
+// Chromium driven by playwright-core, and a real gRPC client for what customers and other
+// services do. Run: `node --test web/e2e/` (see web/README.md).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDir = resolve(here, "..");
+const BIN = process.env.CASEWORK_BIN;
+const CONSOLE_DIR = process.env.CASEWORK_CONSOLE_DIR ? resolve(process.env.CASEWORK_CONSOLE_DIR) : undefined;
+const OUTPUT = resolve(process.env.E2E_OUTPUT_DIR || join(here, "output"));
+const CHROMIUM = "/usr/bin/chromium";
+const WAIT = 15_000; // bound of every wait on the page
+const QUEUE = "chat-sg-en";
+const AGENT = "agent@example.com";
+const SUPERVISOR = "supervisor@example.com";
+
+// The generated clients (npm run build or npm run generate writes them); made here if missing.
+if (!existsSync(join(here, "gen/casework/v1/ticket_service_pb.js"))) {
+  const buf = join(webDir, "node_modules/.bin/buf");
+  const res = spawnSync(buf, ["generate"], { cwd: webDir, stdio: "inherit" });
+  if (res.status !== 0) throw new Error("buf generate failed: run `npm ci && npm run build` in web/ first");
+}
+const { chromium } = await import("playwright-core");
+const { createClient } = await import("@connectrpc/connect");
+const { createGrpcTransport } = await import("@connectrpc/connect-node");
+const { TicketService } = await import("./gen/casework/v1/ticket_service_pb.js");
+const { ConversationService, SenderType } = await import("./gen/casework/v1/conversation_service_pb.js");
+const { AgentService } = await import("./gen/casework/v1/agent_service_pb.js");
+const { ResolutionStatus, TicketStatus } = await import("./gen/casework/v1/common_pb.js");
+
+const run = promisify(execFile);
+
+/** Everything the test started, so `after` can stop it whatever happened. */
+const state = { server: undefined, browser: undefined, dir: undefined, log: undefined, exited: undefined };
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** The child's environment without CASEWORK_* settings of whoever runs the test. */
+function cleanEnv() {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith("CASEWORK_")) delete env[key];
+  return env;
+}
+
+async function waitForHealth(base, deadlineMs) {
+  const until = Date.now() + deadlineMs;
+  let last = "";
+  while (Date.now() < until) {
+    if (state.exited) throw new Error(`casework exited early (${state.exited}); see ${join(OUTPUT, "server.log")}`);
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = String(err?.cause?.code ?? err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`casework did not become healthy in ${deadlineMs} ms (${last})`);
+}
+
+async function stopServer() {
+  const child = state.server;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// Last resort: never leave a server behind, even if the runner is torn down.
+process.on("exit", () => {
+  try {
+    state.server?.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+});
+
+let base;
+let dbUrl;
+let tokens = {};
+let grpc;
+
+async function mint(sub, role) {
+  const { stdout } = await run(BIN, ["token", "--sub", sub, "--role", role, "--database-url", dbUrl], { env: cleanEnv(), timeout: 20_000 });
+  const token = stdout.trim();
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, `casework token printed no JWT for ${sub}`);
+  return token;
+}
+
+const auth = (token) => ({ headers: { authorization: `bearer ${token}` }, timeoutMs: 10_000 });
+
+before(async () => {
+  assert.ok(BIN, "set CASEWORK_BIN to the casework binary");
+  assert.ok(existsSync(BIN), `CASEWORK_BIN ${BIN} does not exist`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
+  await mkdir(OUTPUT, { recursive: true });
+  state.dir = await mkdtemp(join(tmpdir(), "casework-e2e-"));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  dbUrl = `sqlite://${join(state.dir, "cw.db")}`;
+  const args = ["serve", "--demo", "--listen", `127.0.0.1:${port}`, "--database-url", dbUrl, "--log", "info"];
+  if (CONSOLE_DIR) args.push("--console-dir", CONSOLE_DIR);
+  state.log = createWriteStream(join(OUTPUT, "server.log"));
+  state.server = spawn(BIN, args, { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  state.server.stdout.pipe(state.log, { end: false });
+  state.server.stderr.pipe(state.log, { end: false });
+  state.server.on("exit", (code, signal) => (state.exited = signal ?? `code ${code}`));
+  await waitForHealth(base, 30_000);
+
+  tokens = {
+    agent: await mint(AGENT, "agent"),
+    supervisor: await mint(SUPERVISOR, "supervisor"),
+    admin: await mint("admin@example.com", "admin"),
+  };
+  const transport = createGrpcTransport({ baseUrl: base, httpVersion: "2" });
+  grpc = {
+    tickets: createClient(TicketService, transport),
+    conversations: createClient(ConversationService, transport),
+    agents: createClient(AgentService, transport),
+  };
+
+  state.browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 30_000,
+  });
+});
+
+after(async () => {
+  await state.browser?.close().catch(() => {});
+  await stopServer();
+  state.log?.end();
+  if (state.dir) await rm(state.dir, { recursive: true, force: true });
+});
+
+/** A fresh browser context (own sessionStorage) on the console, watching for page errors. */
+async function openConsole(name) {
+  const context = await state.browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.setDefaultNavigationTimeout(WAIT);
+  const problems = [];
+  page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`${name}: console error: ${msg.text()}`);
+  });
+  page.on("request", (req) => {
+    if (!req.url().startsWith(base) && !req.url().startsWith("data:") && !req.url().startsWith("blob:")) {
+      problems.push(`${name}: request outside the server: ${req.url()}`);
+    }
+  });
+  await page.goto(base);
+  return { page, problems };
+}
+
+async function signIn(page, token) {
+  await page.getByTestId("signin-token").fill(token);
+  await page.getByTestId("signin-submit").click();
+  await page.getByTestId("console").waitFor();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: false });
+}
+
+/** Polls `fn` until it returns a truthy value, for checks made over gRPC. */
+async function eventually(fn, what, ms = WAIT) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+test("agent console end to end", { timeout: 180_000 }, async (t) => {
+  let failed = false;
+  let agent;
+  let supervisor;
+  const step = (name, fn) =>
+    t.test(name, async (s) => {
+      if (failed) return s.skip("an earlier step failed");
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        for (const p of [agent?.page, supervisor?.page]) if (p) await shot(p, `failed-${name.replace(/\W+/g, "-")}`).catch(() => {});
+        throw err;
+      }
+    });
+
+  const suffix = Date.now().toString(36);
+  const customer = { id: `cust-${suffix}`, name: "Casey Customer", email: "casey@example.com" };
+  let ticket;
+
+  await step("sign in as an agent and go online", async () => {
+    agent = await openConsole("agent");
+    const { page } = agent;
+    await page.getByTestId("signin-form").waitFor();
+    await shot(page, "01-sign-in");
+    await signIn(page, tokens.agent);
+    await page.getByTestId("agent-name").filter({ hasText: /\S/ }).waitFor();
+    await page.locator('[data-testid="connection-state"][data-state="live"]').waitFor();
+    await page.getByTestId("status-picker").selectOption("online");
+    await page.locator('[data-testid="status-picker"][data-status="online"]').waitFor();
+    const me = await grpc.agents.getMe({}, auth(tokens.agent));
+    assert.equal(me.agent.status, "online");
+    await shot(page, "02-online");
+  });
+
+  await step("a ticket created over gRPC appears without reload", async () => {
+    const { page } = agent;
+    const res = await grpc.tickets.createTicket(
+      {
+        requestId: `e2e-1-${suffix}`,
+        queue: QUEUE,
+        channel: "chat",
+        subject: `My order is late (${suffix})`,
+        customer,
+        initialMessage: "Hello, my order is 40 minutes late.",
+        metadata: { language: "en", country: "sg" },
+      },
+      auth(tokens.admin),
+    );
+    ticket = res.ticket;
+    assert.equal(ticket.assignee, AGENT, "the online agent should get the ticket at once");
+    assert.ok(ticket.metadata?.roomId, "a chat ticket has a room");
+    const item = page.locator(`[data-testid="ticket-item"][data-ticket-id="${ticket.id}"]`);
+    await item.waitFor();
+    await item.getByTestId("ticket-subject").filter({ hasText: ticket.subject }).waitFor();
+    await item.getByTestId("ticket-customer").filter({ hasText: customer.name }).waitFor();
+    await item.getByTestId("ticket-queue").filter({ hasText: QUEUE }).waitFor();
+    await shot(page, "03-ticket-arrived");
+  });
+
+  await step("open the ticket, write, and receive the customer's reply live", async () => {
+    const { page } = agent;
+    await page.locator(`[data-testid="ticket-item"][data-ticket-id="${ticket.id}"]`).click();
+    const view = page.locator(`[data-testid="ticket-view"][data-ticket-id="${ticket.id}"]`);
+    await view.waitFor();
+    const thread = view.getByTestId("message-list");
+    await thread.locator('[data-testid="message"][data-sender-type="CUSTOMER"]').filter({ hasText: "40 minutes late" }).waitFor();
+
+    const reply = "Sorry about that! Let me check with the rider.";
+    await view.getByTestId("composer-input").fill(reply);
+    await view.getByTestId("composer-send").click();
+    await thread.locator('[data-testid="message"][data-sender-type="AGENT"][data-internal="false"]').filter({ hasText: reply }).waitFor();
+    await assert.doesNotReject(view.getByTestId("composer-input").and(page.locator(":not(:disabled)")).waitFor());
+    assert.equal(await view.getByTestId("composer-input").inputValue(), "", "the composer is cleared after sending");
+
+    const note = "Rider app shows a flat tyre; offer a voucher if it gets worse.";
+    await view.getByTestId("composer-mode-note").click();
+    await view.getByTestId("composer-input").fill(note);
+    await view.getByTestId("composer-send").click();
+    const noteEl = thread.locator('[data-testid="message"][data-internal="true"]').filter({ hasText: note });
+    await noteEl.waitFor();
+    await noteEl.getByTestId("note-label").filter({ hasText: "Internal note" }).waitFor();
+    await view.getByTestId("composer-mode-reply").click();
+
+    const customerToken = await mint(customer.id, "customer");
+    const answer = "Thanks, I will wait a bit longer.";
+    await grpc.conversations.sendMessage(
+      { roomId: ticket.metadata.roomId, clientMessageId: `e2e-cust-${suffix}`, senderType: SenderType.CUSTOMER, body: answer },
+      auth(customerToken),
+    );
+    await thread.locator('[data-testid="message"][data-sender-type="CUSTOMER"]').filter({ hasText: answer }).waitFor();
+
+    // What the server stored matches what the page shows.
+    const stored = await grpc.conversations.listMessages({ roomId: ticket.metadata.roomId, pageSize: 50 }, auth(tokens.admin));
+    const bodies = stored.messages.map((m) => m.body);
+    assert.ok(bodies.includes(reply) && bodies.includes(note) && bodies.includes(answer), `stored messages: ${bodies.join(" | ")}`);
+    assert.equal(stored.messages.find((m) => m.body === note).visibleToCustomer, false, "the note is internal");
+    await shot(page, "04-conversation");
+  });
+
+  await step("set the contact reason by search", async () => {
+    const { page } = agent;
+    const view = page.getByTestId("ticket-view");
+    await view.getByTestId("ccr-search").fill("late");
+    const first = view.getByTestId("ccr-result").first();
+    await first.waitFor();
+    await shot(page, "05-ccr-search");
+    const code = await first.getAttribute("data-code");
+    assert.ok(code, "a search result carries its code");
+    await first.click();
+    await view.locator(`[data-testid="ccr-current"][data-code="${code}"]`).waitFor();
+    await view.getByTestId("ccr-current").filter({ hasText: code }).waitFor();
+    const stored = await grpc.tickets.getTicket({ key: { case: "id", value: ticket.id } }, auth(tokens.admin));
+    assert.equal(stored.ticket.metadata.ccr, code);
+    await shot(page, "06-ccr-set");
+  });
+
+  await step("close the ticket with a resolution", async () => {
+    const { page } = agent;
+    const view = page.getByTestId("ticket-view");
+    await view.getByTestId("action-close").click();
+    await view.getByTestId("close-resolution").selectOption({ label: "Refunded" });
+    await view.getByTestId("close-reason").fill("Voucher issued for the delay.");
+    await view.getByTestId("close-submit").click();
+    await view.locator('[data-testid="ticket-status-pill"][data-status="CLOSED"]').waitFor();
+    await view.getByTestId("ticket-closed-banner").filter({ hasText: "Refunded" }).waitFor();
+    await page.locator(`[data-testid="ticket-item"][data-ticket-id="${ticket.id}"][data-status="CLOSED"]`).waitFor();
+    for (const action of ["action-escalate", "action-transfer", "action-close", "action-hold"]) {
+      assert.equal(await view.getByTestId(action).isDisabled(), true, `${action} is disabled on a closed ticket`);
+    }
+    assert.equal(await view.getByTestId("composer-input").isDisabled(), true, "no writing to a closed ticket");
+    const stored = await grpc.tickets.getTicket({ key: { case: "id", value: ticket.id } }, auth(tokens.admin));
+    assert.equal(stored.ticket.status, TicketStatus.CLOSED);
+    assert.equal(stored.ticket.resolution.status, ResolutionStatus.REFUNDED);
+    await shot(page, "07-closed");
+
+    await view.getByTestId("side-tab-audit").click();
+    await view.locator('[data-testid="audit-event"][data-type="CLOSED"]').waitFor();
+    await view.locator('[data-testid="audit-event"][data-type="CREATED"]').waitFor();
+    await view.locator('[data-testid="audit-event"][data-type="UPDATE_FIELD"]').first().waitFor();
+    await shot(page, "08-audit-trail");
+  });
+
+  await step("the supervisor sees the queue depth change live", async () => {
+    supervisor = await openConsole("supervisor");
+    const { page } = supervisor;
+    await signIn(page, tokens.supervisor);
+    await page.getByTestId("tab-supervisor").click();
+    const waiting = page.locator(`[data-testid="queue-row"][data-queue="${QUEUE}"] [data-testid="queue-waiting"]`);
+    await page.locator(`[data-testid="queue-row"][data-queue="${QUEUE}"] [data-testid="queue-waiting"][data-count="0"]`).waitFor();
+    await page.locator(`[data-testid="agent-row"][data-agent="${AGENT}"][data-status="online"]`).waitFor();
+    await shot(page, "09-supervisor-before");
+
+    // The agent goes offline in its console; the supervisor's table follows (periodic refresh).
+    await agent.page.getByTestId("status-picker").selectOption("offline");
+    await agent.page.locator('[data-testid="status-picker"][data-status="offline"]').waitFor();
+    await page.locator(`[data-testid="agent-row"][data-agent="${AGENT}"][data-status="offline"]`).waitFor();
+
+    // Nobody can take a new ticket now: it waits, and the depth goes 0 → 1.
+    const res = await grpc.tickets.createTicket(
+      { requestId: `e2e-2-${suffix}`, queue: QUEUE, channel: "chat", subject: `Wrong item delivered (${suffix})`, customer: { id: `cust2-${suffix}`, name: "Robin Buyer" } },
+      auth(tokens.admin),
+    );
+    assert.equal(res.ticket.status, TicketStatus.CREATED, "with the agent offline the ticket waits");
+    await page.locator(`[data-testid="queue-row"][data-queue="${QUEUE}"] [data-testid="queue-waiting"][data-count="1"]`).waitFor();
+    await page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${res.ticket.id}"]`).waitFor();
+    assert.equal(await waiting.textContent(), "1");
+    await shot(page, "10-supervisor-waiting");
+
+    // The agent comes back: the waiting ticket is routed to it and shows up in its list,
+    // and the queue is empty again on the supervisor's page.
+    await agent.page.getByTestId("status-picker").selectOption("online");
+    await agent.page.locator(`[data-testid="ticket-item"][data-ticket-id="${res.ticket.id}"]`).waitFor();
+    await page.locator(`[data-testid="queue-row"][data-queue="${QUEUE}"] [data-testid="queue-waiting"][data-count="0"]`).waitFor();
+    await eventually(async () => {
+      const got = await grpc.tickets.getTicket({ key: { case: "id", value: res.ticket.id } }, auth(tokens.admin));
+      return got.ticket.assignee === AGENT;
+    }, "the waiting ticket to be assigned");
+    await shot(page, "11-supervisor-drained");
+    await shot(agent.page, "12-agent-second-ticket");
+  });
+
+  await step("no page errors and no requests beyond the server", async () => {
+    const problems = [...(agent?.problems ?? []), ...(supervisor?.problems ?? [])];
+    assert.deepEqual(problems, []);
+  });
+});
