@@ -69,6 +69,12 @@ export function isAbort(err: unknown): boolean {
   return ConnectError.from(err).code === Code.Canceled;
 }
 
+/** Errors of the network or the server's availability, worth retrying quietly. */
+export function isTransient(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return code === Code.Unavailable || code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.ResourceExhausted || code === Code.Internal;
+}
+
 /** A one-line description of a failed call: the server's message and the status code. */
 export function describeError(err: unknown): string {
   const e = ConnectError.from(err);
@@ -139,7 +145,7 @@ export async function watch<T>(opts: WatchOptions<T>): Promise<void> {
       attempt.abort();
     }
     // A clean end (the server's stream lifetime) reconnects at once; failures back off.
-    const delay = failures === 0 ? 50 : Math.min(10_000, 500 * 2 ** Math.min(failures - 1, 5));
+    const delay = failures === 0 ? 50 : Math.min(5_000, 500 * 2 ** Math.min(failures - 1, 4));
     await sleep(delay, opts.signal);
   }
 }

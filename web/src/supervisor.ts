@@ -1,7 +1,7 @@
 // The supervisor view: queue depth per queue, agents with status and load, and the tickets
 // waiting. Live: refreshed on every event of WatchTickets, and every few seconds for agent
 // status changes (those are not ticket events).
-import { describeError, isAbort, watch } from "./api";
+import { describeError, isAbort, isTransient, watch } from "./api";
 import { statusLabelOf, statusTone, type Ctx } from "./console";
 import { h, options, replace } from "./dom";
 import { age, duration, fullTime, humanize, roleName, toDate } from "./format";
@@ -72,7 +72,7 @@ export class SupervisorPage {
         this.live.className = `connection connection-${state}`;
         this.live.dataset.state = state;
         replace(this.live, h("span", { class: "dot" }), state === "live" ? "Live" : "Reconnecting…");
-        if (state === "retrying" && err) this.report("Live queue updates interrupted; retrying", err);
+        if (state === "retrying" && err && !isTransient(err)) this.report("Live queue updates stopped", err);
       },
     });
   }
@@ -91,7 +91,11 @@ export class SupervisorPage {
     }
     this.refreshing = this.load()
       .catch((err) => {
-        if (!isAbort(err)) this.report("Could not refresh the supervisor view", err);
+        if (isAbort(err)) return;
+        // The server being away shows beside the last update time; anything else is a toast.
+        this.updated.classList.add("stale");
+        this.updated.textContent = `Refresh failed at ${new Date().toLocaleTimeString("en-GB")}; retrying`;
+        if (!isTransient(err)) this.report("Could not refresh the supervisor view", err);
       })
       .finally(() => {
         this.refreshing = undefined;
@@ -157,6 +161,7 @@ export class SupervisorPage {
 
   private render(): void {
     const now = new Date();
+    this.updated.classList.remove("stale");
     this.updated.textContent = `Updated ${now.toLocaleTimeString("en-GB")}`;
     const totalWaiting = this.rows.reduce((n, r) => n + Number(r.stats?.waitingCount ?? 0n), 0);
     const oldest = this.rows
@@ -237,7 +242,7 @@ export class SupervisorPage {
               "tr",
               { "data-testid": "waiting-ticket", "data-ticket-id": t.id },
               h("td", { class: "mono" }, String(t.number)),
-              h("td", null, t.subject || "(no subject)", h("div", { class: "muted small" }, t.customer?.name ?? "")),
+              h("td", { class: "wrap" }, t.subject || "(no subject)", h("div", { class: "muted small" }, t.customer?.name ?? "")),
               h("td", null, t.queue),
               h("td", null, PRIORITY[t.priority] ?? String(t.priority)),
               h("td", { title: fullTime(t.createdAt) }, age(t.createdAt)),

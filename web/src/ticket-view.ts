@@ -1,6 +1,7 @@
 // One open ticket: the conversation (centre) and its details, contact reason, actions and audit
 // trail (right).
-import { describeError, isAbort, uuid, watch } from "./api";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describeError, isAbort, isTransient, uuid, watch, type StreamState } from "./api";
 import type { Ctx } from "./console";
 import { debounce, h, options, replace } from "./dom";
 import { age, fullTime, humanize, resolutionLabel, shortTime, statusLabel, statusName, eventTypeName, toDate } from "./format";
@@ -58,6 +59,7 @@ export class TicketView {
   private auditStale = true;
   private openAction?: Action;
   private isLost = false;
+  private roomState: StreamState = "connecting";
   private busy = false;
 
   // Conversation
@@ -156,7 +158,7 @@ export class TicketView {
   }
 
   /** The ticket changed (from the list's stream). */
-  update(ticket: Ticket, event?: TicketEvent): void {
+  update(ticket: Ticket): void {
     if (ticket.version < this.ticket.version) return;
     const before = this.ticket;
     this.ticket = ticket;
@@ -164,8 +166,9 @@ export class TicketView {
     this.render();
     if (this.sideTab === "audit") void this.loadAudit();
     if (ticket.unreadCount > 0) this.markRead();
-    if (before.status !== ticket.status && ticket.status === TicketStatus.CLOSED && event?.actor && event.actor !== this.ctx.me.id) {
-      toast(`#${ticket.number} was closed by ${event.actor}.`, "info");
+    const closedBy = ticket.resolution?.closedBy;
+    if (before.status !== ticket.status && ticket.status === TicketStatus.CLOSED && closedBy && closedBy !== this.ctx.me.id) {
+      toast(`#${ticket.number} was closed by ${closedBy}.`, "info");
     }
   }
 
@@ -208,40 +211,7 @@ export class TicketView {
       ),
     );
 
-    const banners: Node[] = [];
-    if (this.isLost) {
-      banners.push(
-        h(
-          "div",
-          { class: "banner banner-warn", "data-testid": "ticket-lost-banner" },
-          h("span", null, "This ticket is no longer in your list (transferred, escalated or re-queued)."),
-          h("button", { class: "btn btn-sm", onclick: () => this.hooks.onClose() }, "Close view"),
-        ),
-      );
-    } else if (t.status === TicketStatus.CLOSED) {
-      const r = t.resolution;
-      banners.push(
-        h(
-          "div",
-          { class: "banner banner-closed", "data-testid": "ticket-closed-banner" },
-          icon("lock", 14),
-          h(
-            "span",
-            null,
-            "Closed",
-            r ? ` · ${resolutionLabel(r.status)}` : "",
-            r?.closedBy ? ` · by ${r.closedBy}` : "",
-            r?.closedAt ? ` · ${fullTime(r.closedAt)}` : "",
-          ),
-        ),
-      );
-    } else if (t.status === TicketStatus.ON_HOLD) {
-      banners.push(h("div", { class: "banner banner-hold", "data-testid": "ticket-hold-banner" }, icon("pause", 14), h("span", null, "On hold", t.statusReason ? ` · ${t.statusReason}` : "")));
-    } else if (t.status === TicketStatus.ESCALATED && t.escalation) {
-      const e = t.escalation;
-      banners.push(h("div", { class: "banner banner-esc" }, icon("up", 14), h("span", null, `Escalated to ${this.departmentLabel(e.department) || e.toAgent}`, e.statusReason ? ` · ${e.statusReason}` : "")));
-    }
-    replace(this.banner, banners);
+    this.renderBanner();
 
     // Composer
     const roomId = t.metadata?.roomId ?? "";
@@ -270,7 +240,7 @@ export class TicketView {
       h(
         "dl",
         { class: "facts" },
-        row("Status", h("span", null, statusLabel(t.status), t.statusReason ? h("span", { class: "muted" }, ` · ${t.statusReason}`) : null), "detail-status"),
+        row("Status", h("span", null, statusLabel(t.status), t.statusReason && t.statusReason.toLowerCase() !== statusLabel(t.status).toLowerCase() ? h("span", { class: "muted" }, ` · ${t.statusReason}`) : null), "detail-status"),
         row("Assignee", t.assignee || "Unassigned", "detail-assignee"),
         row("Queue", t.queue, "detail-queue"),
         row("Channel", t.channel),
@@ -342,6 +312,47 @@ export class TicketView {
     replace(this.outcome, outcome);
   }
 
+  private renderBanner(): void {
+    const t = this.ticket;
+    const banners: Node[] = [];
+    if (this.roomState === "retrying" && !this.isLost) {
+      banners.push(h("div", { class: "banner banner-warn", "data-testid": "room-reconnecting" }, h("span", null, "Live conversation interrupted; reconnecting…")));
+    }
+    if (this.isLost) {
+      banners.push(
+        h(
+          "div",
+          { class: "banner banner-warn", "data-testid": "ticket-lost-banner" },
+          h("span", null, "This ticket is no longer in your list (transferred, escalated or re-queued)."),
+          h("button", { class: "btn btn-sm", onclick: () => this.hooks.onClose() }, "Close view"),
+        ),
+      );
+    } else if (t.status === TicketStatus.CLOSED) {
+      const r = t.resolution;
+      banners.push(
+        h(
+          "div",
+          { class: "banner banner-closed", "data-testid": "ticket-closed-banner" },
+          icon("lock", 14),
+          h(
+            "span",
+            null,
+            "Closed",
+            r ? ` · ${resolutionLabel(r.status)}` : "",
+            r?.closedBy ? ` · by ${r.closedBy}` : "",
+            r?.closedAt ? ` · ${fullTime(r.closedAt)}` : "",
+          ),
+        ),
+      );
+    } else if (t.status === TicketStatus.ON_HOLD) {
+      banners.push(h("div", { class: "banner banner-hold", "data-testid": "ticket-hold-banner" }, icon("pause", 14), h("span", null, "On hold", t.statusReason ? ` · ${t.statusReason}` : "")));
+    } else if (t.status === TicketStatus.ESCALATED && t.escalation) {
+      const e = t.escalation;
+      banners.push(h("div", { class: "banner banner-esc" }, icon("up", 14), h("span", null, `Escalated to ${this.departmentLabel(e.department) || e.toAgent}`, e.statusReason ? ` · ${e.statusReason}` : "")));
+    }
+    replace(this.banner, banners);
+  }
+
   private departmentLabel(id: string): string {
     return this.ctx.departments.find((d) => d.id === id)?.label || id;
   }
@@ -381,9 +392,12 @@ export class TicketView {
       },
       onState: (state, err) => {
         this.thread.dataset.stream = state;
-        if (state === "retrying" && err && !reported) {
+        this.roomState = state;
+        this.renderBanner();
+        // Network trouble shows in the banner; a refusal (e.g. access lost) is worth a toast.
+        if (state === "retrying" && err && !isTransient(err) && !reported) {
           reported = true;
-          toastError("Live conversation interrupted; retrying", err);
+          toastError("Live conversation stopped", err);
         }
       },
     });
@@ -758,12 +772,29 @@ export class TicketView {
       return true;
     } catch (err) {
       toastError(what, err);
+      // Refused because the ticket moved on (closed, changed, gone elsewhere): show it as it is.
+      if (isStale(err)) void this.resync();
       return false;
     } finally {
       this.busy = false;
       delete this.element.dataset.busy;
       this.render();
       if (this.sideTab === "audit") void this.loadAudit();
+    }
+  }
+
+  private async resync(): Promise<void> {
+    try {
+      const res = await this.ctx.api.tickets.getTicket({ key: { case: "id", value: this.ticket.id } }, { signal: this.abort.signal });
+      if (res.ticket && res.ticket.version >= this.ticket.version) {
+        this.update(res.ticket);
+        this.hooks.onTicket(res.ticket);
+      }
+    } catch (err) {
+      // Not visible any more: the list's stream will say so.
+      if (!isAbort(err) && ConnectError.from(err).code !== Code.NotFound && ConnectError.from(err).code !== Code.PermissionDenied) {
+        toastError("Could not reload the ticket", err);
+      }
     }
   }
 
@@ -808,6 +839,12 @@ export class TicketView {
       toastError("Could not load the audit trail", err);
     }
   }
+}
+
+/** Refusals that mean the page showed an outdated ticket. */
+function isStale(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return code === Code.FailedPrecondition || code === Code.Aborted;
 }
 
 function payloadSummary(payload: Record<string, unknown> | undefined): HTMLElement | null {

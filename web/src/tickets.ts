@@ -72,7 +72,7 @@ export class TicketsPage {
       onMessage: (res) => this.onEvent(res),
       onState: (state, err) => {
         this.onStreamState(state);
-        if (state === "retrying" && err && !this.loaded) toastError("Could not load your tickets", err);
+        if (state === "retrying" && !this.loaded) void this.loadWithoutStream(err);
       },
     });
   }
@@ -85,6 +85,21 @@ export class TicketsPage {
     let total = 0;
     for (const t of this.tickets.values()) if (t.status !== TicketStatus.CLOSED) total += t.unreadCount;
     return total;
+  }
+
+  private lastFallback = 0;
+
+  /** The stream cannot open at all (e.g. a proxy that does not pass it): list the tickets
+   * anyway, at most every 10 s, until it can. */
+  private async loadWithoutStream(streamError: unknown): Promise<void> {
+    if (Date.now() - this.lastFallback < 10_000) return;
+    if (this.lastFallback === 0) toastError("Live updates unavailable; retrying", streamError);
+    this.lastFallback = Date.now();
+    try {
+      await this.load();
+    } catch (err) {
+      toastError("Could not load your tickets", err);
+    }
   }
 
   private async load(): Promise<void> {
@@ -116,7 +131,7 @@ export class TicketsPage {
     const event = res.event;
     if (event && event.id > this.lastEventId) this.lastEventId = event.id;
     if (res.ticket) {
-      if (this.merge(res.ticket, true) && res.ticket.id === this.selectedId) this.view?.update(res.ticket, event);
+      if (this.merge(res.ticket, true) && res.ticket.id === this.selectedId) this.view?.update(res.ticket);
     } else if (event) {
       const prior = this.gone.get(event.ticketId) ?? 0n;
       if (event.version > prior) this.gone.set(event.ticketId, event.version);
@@ -197,7 +212,11 @@ export class TicketsPage {
         h(
           "div",
           { class: "list-note", "data-testid": "no-tickets" },
-          this.filterText ? "No open ticket matches." : "No open tickets. Go online to receive chats.",
+          this.filterText
+            ? "No open ticket matches."
+            : this.ctx.statuses.find((s) => s.name === this.ctx.me.status)?.receivesTickets
+              ? "No open tickets. New chats appear here as they are assigned to you."
+              : "No open tickets. Set your status to online to receive chats.",
         ),
       );
     }

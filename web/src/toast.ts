@@ -23,7 +23,7 @@ export function toast(text: string, kind: ToastKind = "info", title?: string): v
   );
   container().appendChild(el);
   // Errors stay until dismissed or replaced by many newer ones; the rest fade.
-  const ms = kind === "error" ? 12_000 : 4_000;
+  const ms = kind === "error" ? 12_000 : 3_000;
   setTimeout(() => el.remove(), ms);
   const all = container().children;
   while (all.length > 5) all[0].remove();
