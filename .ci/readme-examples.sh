@@ -35,6 +35,15 @@ grpcurl() {
   "$GRPCURL" "${args[@]}"
 }
 
+# curl too: `localhost:50051` in a URL is the server under test.
+curl() {
+  local args=()
+  for arg in "$@"; do
+    args+=("${arg/localhost:50051/127.0.0.1:$PORT}")
+  done
+  command curl "${args[@]}"
+}
+
 # `casework` in the examples is the binary under test.
 casework() {
   "$CASEWORK" "$@"
@@ -119,6 +128,51 @@ grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d "{\"room_id\": \"$
 # Contact reasons: search in German, accents and case ignored
 grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"query": "ruckerstattung", "language": "de"}' \
   localhost:50051 casework.v1.CcrService/SearchCcr
+
+# REST shim: the agent's own view (seed 001)
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/cs-chat-ticket/v1/info
+curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/online
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/statuses
+curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" -H "Content-Type: application/json" \
+  -d '{"status": "online"}' localhost:50051/v1/status
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/tickets
+
+# A ticket with a legacy external id, routed to the agent; read it by that id (seed 000)
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"external_id": "vsba-nhas", "queue": "chat-sg-en", "channel": "chat", "subject": "Wrong address", "customer": {"id": "cust-3", "name": "hugo dan"}}' \
+  localhost:50051 casework.v1.TicketService/CreateTicket
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/ticket-detail/v1/tickets/vsba-nhas
+curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" -H "X-Agent-ID: agent@example.com" \
+  localhost:50051/v1/tickets/vsba-nhas/pickedTime
+curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" -H "Content-Type: application/json" \
+  -d '{"type": "UPDATE_CCR", "ccr": "1B.1"}' localhost:50051/v1/tickets/vsba-nhas
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" "localhost:50051/v1/tickets/vsba-nhas/history?page=1&pageSize=10"
+
+# Reference data: departments, transfer queues, resolutions, the CCR tree and its search
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/ticket-detail/v2/escalation/departments
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/transfer/queues
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/resolution-statuses
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" "localhost:50051/v1/ccr?lang=en"
+curl -fsS -H "Authorization: bearer $AGENT_TOKEN" "localhost:50051/v1/ccr/search?q=wrong%20address&lang=en"
+
+# Hand it on: reassign, escalate (v1: the default department; v2: a named one), transfer, close
+curl -fsS -X POST -H "Authorization: bearer $AGENT_TOKEN" -H "Content-Type: application/json" \
+  -d '{"reason": "shift over", "assignee": "supervisor@example.com"}' localhost:50051/v1/tickets/vsba-nhas/reassign
+curl -fsS -X POST -H "Authorization: bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"statusReason": "needs a partner", "resolutionReason": "vendor issue"}' localhost:50051/v1/tickets/vsba-nhas/escalate
+curl -fsS -X POST -H "Authorization: bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"queueId": "email-sg-en"}' localhost:50051/v1/tickets/vsba-nhas/transfer
+curl -fsS -X POST -H "Authorization: bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"statusReason": "refund", "resolutionReason": "order refunded", "department": "payments"}' \
+  localhost:50051/ticket-detail/v2/tickets/vsba-nhas/escalate
+curl -fsS -X DELETE -H "Authorization: bearer $AGENT_TOKEN" "localhost:50051/v1/rooms/$ROOM_ID"
+curl -fsS -X POST -H "Authorization: bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"statusReason": "done", "resolutionStatus": "REFUNDED", "resolutionReason": "refunded"}' \
+  localhost:50051/v1/tickets/vsba-nhas/close
+curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/offline
+
+# Errors have the blueprints' shape
+curl -sS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/tickets/no-such-ticket
 # --- examples: end ---
 
 # The examples did what they say.
@@ -138,6 +192,11 @@ messages=$(grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d "{\"roo
   localhost:50051 casework.v1.ConversationService/ListMessages | jq -r '[.messages[].senderType] | join(" ")')
 [ "$messages" = "SENDER_TYPE_CUSTOMER SENDER_TYPE_AGENT" ] || {
   echo "unexpected conversation: $messages" >&2
+  exit 1
+}
+closed=$(curl -fsS -H "Authorization: bearer $TOKEN" localhost:50051/v1/tickets/vsba-nhas | jq -r '.status + " " + .statusReason')
+[ "$closed" = "CLOSED done" ] || {
+  echo "unexpected REST ticket after the walkthrough: $closed" >&2
   exit 1
 }
 echo "README examples: all passed"

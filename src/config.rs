@@ -141,6 +141,14 @@ pub struct ServeArgs {
     /// `https://console.example.com`); none by default, `*` allows any.
     #[arg(long, env = "CASEWORK_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Escalation department of the REST shim's v1 escalate, whose body names none; unset,
+    /// v1 escalations are refused with 400.
+    #[arg(long, env = "CASEWORK_DEFAULT_ESCALATION_DEPARTMENT")]
+    pub default_escalation_department: Option<String>,
+    /// Serve the agent console from this directory (e.g. `web/dist`) instead of the bundle
+    /// built into the binary; for working on the console.
+    #[arg(long, env = "CASEWORK_CONSOLE_DIR")]
+    pub console_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -220,6 +228,9 @@ pub struct LimitArgs {
     /// Deadline of a unary call, seconds.
     #[arg(long, env = "CASEWORK_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Largest REST request body, in bytes (413 past it).
+    #[arg(long, env = "CASEWORK_MAX_REST_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_rest_body_bytes: usize,
 }
 
 /// Everything the server needs besides the app, resolved.
@@ -228,6 +239,8 @@ pub struct ServerOptions {
     pub limits: Limits,
     pub tls: Option<TlsIdentity>,
     pub cors_origins: Vec<String>,
+    /// Serve the console from this directory instead of the embedded bundle.
+    pub console_dir: Option<PathBuf>,
 }
 
 /// Transport limits (DESIGN.md §9), resolved.
@@ -239,6 +252,7 @@ pub struct Limits {
     pub keepalive_timeout: Duration,
     pub max_header_list_bytes: u32,
     pub request_timeout: Duration,
+    pub max_rest_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -250,6 +264,7 @@ impl Default for Limits {
             keepalive_timeout: Duration::from_secs(10),
             max_header_list_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_rest_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -259,6 +274,7 @@ impl LimitArgs {
         if self.max_message_bytes == 0
             || self.max_concurrent_streams == 0
             || self.request_timeout_secs == 0
+            || self.max_rest_body_bytes == 0
         {
             return Err(Error::invalid("limits", "limits must be positive"));
         }
@@ -269,6 +285,7 @@ impl LimitArgs {
             keepalive_timeout: Duration::from_secs(self.keepalive_timeout_secs),
             max_header_list_bytes: self.max_header_list_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
+            max_rest_body_bytes: self.max_rest_body_bytes,
         })
     }
 }

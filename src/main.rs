@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> Result<()> {
                 limits: args.limits.resolve()?,
                 tls: args.tls.load()?,
                 cors_origins: args.cors_origins.clone(),
+                console_dir: args.console_dir.clone(),
             };
             let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
             tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
@@ -62,6 +63,12 @@ async fn run(cli: Cli) -> Result<()> {
                     .filter(|c| !c.is_empty())
                     .cloned()
                     .collect(),
+                // The demo's departments include one for escalations that name none.
+                default_escalation_department: args
+                    .default_escalation_department
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .or_else(|| args.demo.then(|| "partner-service".to_string())),
                 ..AppConfig::default()
             };
             let app = App::new(store, Arc::new(SystemClock), config).await?;

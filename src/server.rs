@@ -81,7 +81,7 @@ pub async fn start(
     let shutdown = CancellationToken::new();
 
     let limits = &options.limits;
-    let interceptor = AuthInterceptor(authenticator);
+    let interceptor = AuthInterceptor(authenticator.clone());
     let max = limits.max_message_bytes;
     let tickets = InterceptedService::new(
         pb::ticket_service_server::TicketServiceServer::new(TicketApi::new(app.clone()))
@@ -140,12 +140,22 @@ pub async fn start(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { prometheus().render() }))
-        .with_state(app.clone());
+        .with_state(app.clone())
+        .merge(crate::transport::console::router(
+            options.console_dir.clone(),
+        ))
+        .merge(crate::transport::rest::router(
+            app.clone(),
+            authenticator,
+            limits.max_rest_body_bytes,
+        ));
     // grpc-web applies to the gRPC routes only: tonic-web refuses plain HTTP/1.1 requests.
     let mut router = grpc
         .into_axum_router()
         .layer(tonic_web::GrpcWebLayer::new())
-        .merge(http);
+        .merge(http)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(crate::transport::rest::method_not_allowed);
     if let Some(cors) = cors(&options.cors_origins)? {
         router = router.layer(cors);
     }
@@ -236,14 +246,23 @@ fn cors(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>> {
     Ok(Some(
         CorsLayer::new()
             .allow_origin(allow_origin)
-            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            .allow_methods([
+                Method::POST,
+                Method::GET,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
             .allow_headers(headers(&[
                 "authorization",
                 "content-type",
                 "x-grpc-web",
                 "x-user-agent",
                 "grpc-timeout",
+                "connect-protocol-version",
+                "connect-timeout-ms",
                 "x-agent-user-id",
+                "x-agent-id",
                 "x-customer-id",
             ]))
             .expose_headers(headers(&[
@@ -253,6 +272,22 @@ fn cors(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>> {
             ]))
             .max_age(std::time::Duration::from_secs(600)),
     ))
+}
+
+/// A path nothing serves: `UNIMPLEMENTED` to gRPC and grpc-web clients, the blueprint 404 to
+/// everyone else.
+async fn unknown_route(request: Request) -> Response {
+    let grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"));
+    if grpc {
+        tonic::Status::unimplemented(format!("unknown method {}", request.uri().path()))
+            .into_http::<axum::body::Body>()
+    } else {
+        crate::transport::rest::not_found()
+    }
 }
 
 async fn readyz(State(app): State<App>) -> Response {

@@ -466,6 +466,17 @@ async fn a_service_acting_for_someone_gets_exactly_their_rights() {
     );
     assert_eq!(snapshot(&mut f.admin, &f.mine).await, before);
 
+    // An agent's own token may name that same agent (old clients send the header always).
+    let mut agent_naming_self = f
+        .server
+        .tickets(AGENT, Role::Agent)
+        .await
+        .with_header("x-agent-user-id", AGENT);
+    assert_eq!(
+        agent_naming_self.get(&f.mine).await.expect("own ticket").id,
+        f.mine
+    );
+
     // Acting for a customer: that customer's view.
     let mut for_customer = service.clone().with_header("x-customer-id", "cust-1");
     assert_code(for_customer.get(&f.others).await, Code::NotFound);

@@ -1257,15 +1257,6 @@ fn table(id: &str, token: &str) -> Vec<Row> {
             &["ticket.metadata.first_response_at"],
         ),
         (
-            "update: metadata.first_response_at missing",
-            Who::Admin,
-            Call::Update(with(update(), |r| {
-                r.ticket = Some(meta(pb::TicketMetadata::default()));
-                r.update_mask = mask(&["metadata.first_response_at"])
-            })),
-            &["ticket.metadata.first_response_at"],
-        ),
-        (
             "update: metadata.picked_at nanos 1e9",
             Who::Admin,
             Call::Update(with(update(), |r| {

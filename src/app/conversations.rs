@@ -407,11 +407,48 @@ impl App {
         let (room, ticket) = self
             .room_for(&access, RoomKey::Id(room_id.to_string()))
             .await?;
+        self.close_room_of(principal, &access, room, ticket, reason)
+            .await
+    }
+
+    /// Closes the room of a ticket (the blueprints' `CLOSE_CHAT_ROOM` update); returns the
+    /// ticket as it is then.
+    pub async fn close_ticket_room(
+        &self,
+        principal: &Principal,
+        key: TicketKey,
+        reason: &str,
+    ) -> Result<Ticket> {
+        let mut v = Violations::new();
+        super::tickets::check_key(&mut v, "ticket_id", &key);
+        v.text("reason", reason, MAX_TEXT_LEN);
+        v.finish()?;
+        let access = self.access(principal).await?;
+        let ticket = self.load(&access, &key).await?;
+        let (room, ticket) = self.room_for(&access, RoomKey::TicketId(ticket.id)).await?;
+        let ticket_id = ticket.id.clone();
+        self.close_room_of(principal, &access, room, ticket, reason)
+            .await?;
+        self.get_ticket(principal, TicketKey::Id(ticket_id)).await
+    }
+
+    async fn close_room_of(
+        &self,
+        principal: &Principal,
+        access: &Access,
+        room: Room,
+        ticket: Ticket,
+        reason: &str,
+    ) -> Result<Room> {
         let transition = Transition::CloseRoom {
             reason: reason.to_string(),
         };
-        self.change_ticket(principal, &ticket.id, 0, transition)
-            .await?;
+        access.can_apply(&ticket, &transition)?;
+        // Closing a closed room again changes nothing and succeeds, so a retry is safe.
+        if !room.closed {
+            self.change_ticket(principal, TicketKey::Id(ticket.id), 0, transition)
+                .await?;
+        }
         self.get_room(principal, &room.id, "").await
     }
 
@@ -468,6 +505,30 @@ impl App {
     }
 
     /// A customer's rooms, newest first, by customer id or by channel and social id.
+    /// The customer a conversation listing names: by id, or by channel and social id.
+    pub fn customer_key(customer_id: &str, channel: &str, social_id: &str) -> Result<CustomerKey> {
+        match (
+            non_empty(customer_id),
+            non_empty(channel),
+            non_empty(social_id),
+        ) {
+            (Some(id), None, None) => Ok(CustomerKey::Id(id)),
+            (None, Some(channel), Some(social_id)) => {
+                Ok(CustomerKey::Identity { channel, social_id })
+            }
+            (None, None, None) => Err(Error::invalid(
+                "customer_id",
+                "customer_id or channel + social_id is required",
+            )),
+            (Some(_), _, _) => Err(Error::invalid(
+                "customer_id",
+                "give customer_id or channel + social_id, not both",
+            )),
+            (None, None, Some(_)) => Err(Error::invalid("channel", "is required with social_id")),
+            (None, Some(_), None) => Err(Error::invalid("social_id", "is required with channel")),
+        }
+    }
+
     pub async fn customer_conversations(
         &self,
         principal: &Principal,

@@ -37,6 +37,9 @@ pub struct AppConfig {
     pub chat_timers: crate::domain::timers::ChatTimers,
     /// Longest a live stream runs; clients then resume with their last id.
     pub stream_max_lifetime: std::time::Duration,
+    /// Where escalations that name no department go (the blueprints' v1 escalate); `None`
+    /// refuses them.
+    pub default_escalation_department: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -48,6 +51,7 @@ impl Default for AppConfig {
             max_attachment_bytes: 10 * 1024 * 1024,
             chat_timers: crate::domain::timers::ChatTimers::default(),
             stream_max_lifetime: std::time::Duration::from_secs(3600),
+            default_escalation_department: None,
         }
     }
 }

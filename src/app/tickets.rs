@@ -24,6 +24,9 @@ use tokio_stream::wrappers::ReceiverStream;
 /// Attempts of an optimistic change before giving up under contention.
 const MAX_ATTEMPTS: usize = 64;
 
+/// Most tickets `my_open_tickets` returns in its one response.
+pub const MY_OPEN_TICKETS_CAP: i64 = 500;
+
 /// CreateTicket's input.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewTicket {
@@ -50,6 +53,8 @@ pub struct NewTicket {
     pub initial_message: Option<String>,
     pub close_immediately: bool,
     pub resolution: Option<ResolutionStatus>,
+    /// Refused when given: it is computed from the SLA.
+    pub due_at: Option<crate::clock::Time>,
 }
 
 /// ListTickets' input.
@@ -168,6 +173,12 @@ fn check_new_ticket(new: &NewTicket) -> Result<()> {
     if let Some(message) = &new.initial_message {
         v.text("initial_message", message, validate::MAX_MESSAGE_LEN);
     }
+    if new.due_at.is_some() {
+        v.add(
+            "metadata.due_at",
+            "is computed from sla_seconds; leave it unset",
+        );
+    }
     if new.resolution.is_some() && !new.close_immediately {
         v.add(
             "resolution_status",
@@ -186,7 +197,8 @@ fn fingerprint(new: &NewTicket) -> String {
 }
 
 impl App {
-    fn now(&self) -> crate::clock::Time {
+    /// The server's time (the injectable clock).
+    pub fn now(&self) -> crate::clock::Time {
         self.clock.now()
     }
 
@@ -196,6 +208,7 @@ impl App {
                 TicketKey::Id(id) => format!("ticket {id}"),
                 TicketKey::Number(number) => format!("ticket number {number}"),
                 TicketKey::ExternalId(id) => format!("ticket with external id {id}"),
+                TicketKey::Reference(reference) => format!("ticket {reference}"),
             })
         };
         let ticket = self.store.get_ticket(key).await?.ok_or_else(not_found)?;
@@ -314,7 +327,7 @@ impl App {
             events.extend(lifecycle::apply(
                 &mut ticket,
                 Transition::Close {
-                    resolution: new.resolution.unwrap_or(ResolutionStatus::NoAction),
+                    resolution: new.resolution,
                     resolution_reason: String::new(),
                     status_reason: "raised and closed".into(),
                 },
@@ -354,12 +367,7 @@ impl App {
 
     pub async fn get_ticket(&self, principal: &Principal, key: TicketKey) -> Result<Ticket> {
         let mut v = Violations::new();
-        match &key {
-            TicketKey::Id(id) => v.id("id", id),
-            TicketKey::ExternalId(id) => v.id("external_id", id),
-            TicketKey::Number(number) if *number <= 0 => v.add("number", "must be positive"),
-            TicketKey::Number(_) => {}
-        }
+        check_key(&mut v, "id", &key);
         v.finish()?;
         let access = self.access(principal).await?;
         self.load(&access, &key).await
@@ -385,8 +393,43 @@ impl App {
             &[Role::Agent, Role::Supervisor, Role::Admin],
             "list own tickets",
         )?;
+        // Mine by definition: the assignee fields of the filter do not apply.
         list.filter.assignee = Some(access.id().to_string());
+        list.filter.unassigned = false;
         self.list_in_scope(access.scope, list).await
+    }
+
+    /// The calling agent's open tickets (assigned, on hold, or escalated to it), oldest
+    /// first, in one response of at most `MY_OPEN_TICKETS_CAP` (the blueprints' GET
+    /// /v1/tickets, which has no paging).
+    pub async fn my_open_tickets(&self, principal: &Principal) -> Result<Vec<Ticket>> {
+        let list = ListTickets {
+            filter: TicketFilter {
+                statuses: TicketStatus::ALL
+                    .into_iter()
+                    .filter(|status| status.is_open())
+                    .collect(),
+                ..TicketFilter::default()
+            },
+            order: TicketOrder::CreatedAsc,
+            page_size: MY_OPEN_TICKETS_CAP,
+            ..ListTickets::default()
+        };
+        Ok(self.list_my_tickets(principal, list).await?.tickets)
+    }
+
+    /// An escalation that names no department goes to the configured default one.
+    pub fn default_escalation_department(&self) -> Result<String> {
+        self.config
+            .default_escalation_department
+            .clone()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "department",
+                    "this server has no default escalation department \
+                     (--default-escalation-department); escalate with a department (v2)",
+                )
+            })
     }
 
     async fn list_in_scope(
@@ -449,11 +492,11 @@ impl App {
     pub async fn change_ticket(
         &self,
         principal: &Principal,
-        ticket_id: &str,
+        key: TicketKey,
         expected_version: i64,
         transition: Transition,
     ) -> Result<Ticket> {
-        self.change_ticket_with_events(principal, ticket_id, expected_version, transition)
+        self.change_ticket_with_events(principal, key, expected_version, transition)
             .await
             .map(|(ticket, _)| ticket)
     }
@@ -462,13 +505,13 @@ impl App {
     async fn change_ticket_with_events(
         &self,
         principal: &Principal,
-        ticket_id: &str,
+        key: TicketKey,
         expected_version: i64,
         transition: Transition,
     ) -> Result<(Ticket, Vec<TicketEvent>)> {
-        let (app, principal, ticket_id) = (self.clone(), principal.clone(), ticket_id.to_string());
+        let (app, principal) = (self.clone(), principal.clone());
         self.detached(async move {
-            app.change_ticket_attached(&principal, &ticket_id, expected_version, transition)
+            app.change_ticket_attached(&principal, key, expected_version, transition)
                 .await
         })
         .await
@@ -478,18 +521,24 @@ impl App {
     async fn change_ticket_attached(
         &self,
         principal: &Principal,
-        ticket_id: &str,
+        mut key: TicketKey,
         expected_version: i64,
-        transition: Transition,
+        mut transition: Transition,
     ) -> Result<(Ticket, Vec<TicketEvent>)> {
+        // An agent assigning without naming anyone takes the ticket itself.
+        if let (Transition::Assign { agent }, Principal::Agent { id, .. }) =
+            (&mut transition, principal)
+            && agent.is_empty()
+        {
+            agent.clone_from(id);
+        }
         let mut v = Violations::new();
-        v.id("ticket_id", ticket_id);
+        check_key(&mut v, "ticket_id", &key);
         if expected_version < 0 {
             v.add("expected_version", "must not be negative");
         }
         check_transition(&mut v, &transition);
         v.finish()?;
-        tracing::Span::current().record("ticket_id", ticket_id);
         let access = self.access(principal).await?;
         self.check_references(&transition).await?;
         // Agents taking tickets themselves stay within their capacity (supervisors, admins and
@@ -499,9 +548,11 @@ impl App {
             _ => None,
         };
         let actor = principal.actor();
-        let key = TicketKey::Id(ticket_id.to_string());
         for _ in 0..MAX_ATTEMPTS {
             let mut ticket = self.load(&access, &key).await?;
+            // Retries reload by id: the ticket named first is the one changed.
+            key = TicketKey::Id(ticket.id.clone());
+            tracing::Span::current().record("ticket_id", ticket.id.as_str());
             access.can_apply(&ticket, &transition)?;
             if expected_version > 0 && ticket.version != expected_version {
                 return Err(version_mismatch(&ticket, expected_version));
@@ -536,15 +587,16 @@ impl App {
                 }
                 None if expected_version > 0 => {
                     return Err(Error::Aborted(format!(
-                        "ticket {ticket_id} changed concurrently; expected version {expected_version}"
+                        "ticket {} changed concurrently; expected version {expected_version}",
+                        ticket.id
                     )));
                 }
                 None => continue,
             }
         }
-        Err(Error::Aborted(format!(
-            "ticket {ticket_id} is changing too often; retry"
-        )))
+        Err(Error::Aborted(
+            "the ticket is changing too often; retry".into(),
+        ))
     }
 
     /// References a transition names must exist.
@@ -593,12 +645,12 @@ impl App {
     pub async fn record_workflow_event(
         &self,
         principal: &Principal,
-        ticket_id: &str,
+        key: TicketKey,
         expected_version: i64,
         transition: Transition,
     ) -> Result<TicketEvent> {
         let (_, events) = self
-            .change_ticket_with_events(principal, ticket_id, expected_version, transition)
+            .change_ticket_with_events(principal, key, expected_version, transition)
             .await?;
         events
             .into_iter()
@@ -609,12 +661,12 @@ impl App {
     pub async fn list_ticket_events(
         &self,
         principal: &Principal,
-        ticket_id: &str,
+        key: TicketKey,
         page_size: i64,
         page_token: &str,
     ) -> Result<EventPage> {
         let mut v = Violations::new();
-        v.id("ticket_id", ticket_id);
+        check_key(&mut v, "ticket_id", &key);
         v.page_size("page_size", page_size);
         v.finish()?;
         let access = self.access(principal).await?;
@@ -623,9 +675,7 @@ impl App {
                 "customers may not read the audit trail".into(),
             ));
         }
-        let ticket = self
-            .load(&access, &TicketKey::Id(ticket_id.to_string()))
-            .await?;
+        let ticket = self.load(&access, &key).await?;
         let after = paging::decode(page_token, &ticket.id, "page_token")?.map_or(0, |c| c.number);
         let limit = if page_size == 0 { 100 } else { page_size };
         let mut events = self.store.list_events(&ticket.id, after, limit + 1).await?;
@@ -649,18 +699,21 @@ impl App {
     }
 
     /// A customer's tickets, newest first (seed 000's `TicketHistoryResponse`).
+    /// `ticket`, when given, names a ticket whose customer's history is read.
     pub async fn customer_history(
         &self,
         principal: &Principal,
         customer_id: &str,
-        ticket_id: &str,
+        ticket: Option<TicketKey>,
         page: i64,
         page_size: i64,
     ) -> Result<HistoryPage> {
         let mut v = Violations::new();
         v.optional_id("customer_id", customer_id);
-        v.optional_id("ticket_id", ticket_id);
-        if customer_id.is_empty() && ticket_id.is_empty() {
+        if let Some(key) = &ticket {
+            check_key(&mut v, "ticket_id", key);
+        }
+        if customer_id.is_empty() && ticket.is_none() {
             v.add("customer_id", "customer_id or ticket_id is required");
         }
         if !(0..=1_000_000).contains(&page) {
@@ -669,7 +722,9 @@ impl App {
         v.page_size("page_size", page_size);
         v.finish()?;
         let access = self.access(principal).await?;
-        let customer_id = if ticket_id.is_empty() {
+        let customer_id = if let Some(key) = &ticket {
+            self.load(&access, key).await?.customer.id
+        } else {
             // Without a ticket to anchor it, only principals who see every queue may browse.
             let browses_all = matches!(access.role, Role::Admin | Role::Service | Role::Supervisor);
             let own = access.role == Role::Customer && access.id() == customer_id;
@@ -679,11 +734,6 @@ impl App {
                 ));
             }
             customer_id.to_string()
-        } else {
-            let ticket = self
-                .load(&access, &TicketKey::Id(ticket_id.to_string()))
-                .await?;
-            ticket.customer.id
         };
         let page = page.max(1);
         let page_size = if page_size == 0 { 10 } else { page_size };
@@ -858,6 +908,16 @@ impl App {
                     .collect())
             }
         }))
+    }
+}
+
+/// A ticket key's own checks; `field` names it when it is an id.
+pub(super) fn check_key(v: &mut Violations, field: &str, key: &TicketKey) {
+    match key {
+        TicketKey::Id(id) | TicketKey::Reference(id) => v.id(field, id),
+        TicketKey::ExternalId(id) => v.id("external_id", id),
+        TicketKey::Number(number) if *number <= 0 => v.add("number", "must be positive"),
+        TicketKey::Number(_) => {}
     }
 }
 

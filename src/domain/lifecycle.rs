@@ -21,8 +21,24 @@ pub struct TicketPatch {
     /// `(order_id, entity_id)`; an empty order id removes both.
     pub order: Option<(String, String)>,
     pub language: Option<String>,
-    pub first_response_at: Option<Time>,
-    pub picked_at: Option<Time>,
+    pub first_response_at: Option<Stamp>,
+    pub picked_at: Option<Stamp>,
+}
+
+/// A time a patch sets: given by the client, or the server's clock when the change applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    Now,
+    At(Time),
+}
+
+impl Stamp {
+    fn at(self, now: Time) -> Time {
+        match self {
+            Stamp::Now => now,
+            Stamp::At(time) => time,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +87,8 @@ pub enum Transition {
         reason: String,
     },
     Close {
-        resolution: ResolutionStatus,
+        /// `NO_ACTION` when none is given.
+        resolution: Option<ResolutionStatus>,
         resolution_reason: String,
         status_reason: String,
     },
@@ -320,6 +337,7 @@ pub fn apply(
             resolution_reason,
             status_reason,
         } => {
+            let resolution = resolution.unwrap_or(ResolutionStatus::NoAction);
             ticket.resolution = Some(Resolution {
                 status: resolution,
                 reason: resolution_reason.clone(),
@@ -454,7 +472,7 @@ fn unassign(ticket: &mut Ticket) {
 }
 
 /// Applies a patch and returns the names of the changed fields with their new values.
-fn apply_patch(ticket: &mut Ticket, patch: TicketPatch, _now: Time) -> Value {
+fn apply_patch(ticket: &mut Ticket, patch: TicketPatch, now: Time) -> Value {
     let mut changed = Map::new();
     if let Some(subject) = patch.subject {
         changed.insert("subject".into(), json!(subject));
@@ -494,11 +512,11 @@ fn apply_patch(ticket: &mut Ticket, patch: TicketPatch, _now: Time) -> Value {
         changed.insert("language".into(), json!(language));
         ticket.metadata.language = language;
     }
-    if let Some(at) = patch.first_response_at {
+    if let Some(at) = patch.first_response_at.map(|stamp| stamp.at(now)) {
         changed.insert("first_response_at".into(), json!(at));
         ticket.metadata.first_response_at = Some(at);
     }
-    if let Some(at) = patch.picked_at {
+    if let Some(at) = patch.picked_at.map(|stamp| stamp.at(now)) {
         changed.insert("picked_at".into(), json!(at));
         ticket.metadata.picked_at = Some(at);
     }

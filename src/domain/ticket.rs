@@ -73,12 +73,31 @@ pub enum LinkIdType {
     Pandacare,
 }
 
+impl LinkIdType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkIdType::Salesforce => "SALESFORCE",
+            LinkIdType::Pandacare => "PANDACARE",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LinkCategory {
     Escalated,
     Refunded,
     RefundPartial,
+}
+
+impl LinkCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkCategory::Escalated => "ESCALATED",
+            LinkCategory::Refunded => "REFUNDED",
+            LinkCategory::RefundPartial => "REFUND_PARTIAL",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

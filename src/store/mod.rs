@@ -23,6 +23,8 @@ pub enum TicketKey {
     Id(String),
     Number(i64),
     ExternalId(String),
+    /// The id, or else the external id (REST's `{ticketID}`, e.g. `vsba-nhas`).
+    Reference(String),
 }
 
 /// Which tickets a principal may see; added to every listing and stream.

@@ -110,9 +110,16 @@ impl Authenticator {
         let agent_user_id = agent_user_id.map(str::trim).filter(|v| !v.is_empty());
         let customer_id = customer_id.map(str::trim).filter(|v| !v.is_empty());
         if role != Role::Service {
-            if agent_user_id.is_some() || customer_id.is_some() {
+            // Old clients send the acting-for header with every call, also on the agent's own
+            // token: accepted when it names the token's subject, refused otherwise.
+            let names_self = |id: Option<&str>| id.is_none_or(|id| id == claims.sub);
+            let own = match role {
+                Role::Customer => agent_user_id.is_none() && names_self(customer_id),
+                _ => customer_id.is_none() && names_self(agent_user_id),
+            };
+            if !own {
                 return Err(Error::PermissionDenied(
-                    "only service tokens may act for an agent or a customer".into(),
+                    "only service tokens may act for another agent or a customer".into(),
                 ));
             }
             return Ok(match role {

@@ -206,14 +206,8 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::ListMyTicketsResponse>, Status> {
         let principal = principal(&request)?;
         let r = request.into_inner();
-        let mut filter = r.filter;
-        if let Some(filter) = filter.as_mut() {
-            // Mine by definition: the assignee fields of the filter do not apply.
-            filter.assignee.clear();
-            filter.unassigned = false;
-        }
         let list = convert::list_tickets(
-            filter,
+            r.filter,
             r.order_by,
             r.page_size,
             r.page_token,

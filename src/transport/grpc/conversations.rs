@@ -6,7 +6,6 @@ use crate::app::validate::non_empty;
 use crate::domain::conversation::{AttachmentRef, Button, Message, Room, SenderType};
 use crate::error::{Error, Result};
 use crate::pb::{self, conversation_service_server::ConversationService};
-use crate::store::CustomerKey;
 use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
@@ -228,34 +227,7 @@ impl ConversationService for ConversationApi {
     ) -> Result<Response<pb::ListCustomerConversationsResponse>, Status> {
         let principal = principal(&request)?;
         let r = request.into_inner();
-        let customer = match (
-            non_empty(&r.customer_id),
-            non_empty(&r.channel),
-            non_empty(&r.social_id),
-        ) {
-            (Some(id), None, None) => CustomerKey::Id(id),
-            (None, Some(channel), Some(social_id)) => CustomerKey::Identity { channel, social_id },
-            (None, None, None) => {
-                return Err(Error::invalid(
-                    "customer_id",
-                    "customer_id or channel + social_id is required",
-                )
-                .into());
-            }
-            (Some(_), _, _) => {
-                return Err(Error::invalid(
-                    "customer_id",
-                    "give customer_id or channel + social_id, not both",
-                )
-                .into());
-            }
-            (None, None, Some(_)) => {
-                return Err(Error::invalid("channel", "is required with social_id").into());
-            }
-            (None, Some(_), None) => {
-                return Err(Error::invalid("social_id", "is required with channel").into());
-            }
-        };
+        let customer = App::customer_key(&r.customer_id, &r.channel, &r.social_id)?;
         let page = self
             .app
             .customer_conversations(&principal, customer, i64::from(r.page_size), &r.page_token)

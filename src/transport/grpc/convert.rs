@@ -225,13 +225,8 @@ pub fn customer(c: pb::Customer) -> domain::Customer {
 
 pub fn new_ticket(r: pb::CreateTicketRequest) -> Result<NewTicket> {
     let metadata = r.metadata.unwrap_or_default();
-    if metadata.due_at.is_some() {
-        return Err(Error::invalid(
-            "metadata.due_at",
-            "is computed from sla_seconds; leave it unset",
-        ));
-    }
     Ok(NewTicket {
+        due_at: time("metadata.due_at", metadata.due_at.as_ref())?,
         request_id: non_empty(&r.request_id),
         external_id: non_empty(&r.external_id),
         subject: r.subject,
@@ -356,22 +351,16 @@ pub fn patch(
             }
             "metadata.language" => patch.language = Some(metadata.language.clone()),
             "metadata.first_response_at" => {
-                patch.first_response_at = Some(
-                    time(
-                        "ticket.metadata.first_response_at",
-                        metadata.first_response_at.as_ref(),
-                    )?
-                    .ok_or_else(|| {
-                        Error::invalid("ticket.metadata.first_response_at", "must be set")
-                    })?,
-                )
+                patch.first_response_at = Some(stamp(
+                    "ticket.metadata.first_response_at",
+                    metadata.first_response_at.as_ref(),
+                )?)
             }
             "metadata.picked_at" => {
-                patch.picked_at = Some(
-                    time("ticket.metadata.picked_at", metadata.picked_at.as_ref())?.ok_or_else(
-                        || Error::invalid("ticket.metadata.picked_at", "must be set"),
-                    )?,
-                )
+                patch.picked_at = Some(stamp(
+                    "ticket.metadata.picked_at",
+                    metadata.picked_at.as_ref(),
+                )?)
             }
             other => {
                 return Err(Error::invalid(
@@ -382,6 +371,12 @@ pub fn patch(
         }
     }
     Ok(patch)
+}
+
+/// A time a patch sets; unset means the server's time.
+fn stamp(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<domain::lifecycle::Stamp> {
+    use domain::lifecycle::Stamp;
+    Ok(time(field, ts)?.map_or(Stamp::Now, Stamp::At))
 }
 
 /// A link as requested; `creator` and `created_at` are set when it is applied.

@@ -35,7 +35,12 @@ impl TicketApi {
         let transition = transition(body)?;
         let ticket = self
             .app
-            .change_ticket(&principal, &ticket_id, expected_version, transition)
+            .change_ticket(
+                &principal,
+                TicketKey::Id(ticket_id),
+                expected_version,
+                transition,
+            )
             .await?;
         Ok(ticket.into())
     }
@@ -124,22 +129,12 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::AssignTicketRequest>,
     ) -> Result<Response<pb::AssignTicketResponse>, Status> {
-        let me = principal(&request)?;
         let ticket = self
             .change(
                 request,
                 |r| r.ticket_id.clone(),
                 |r| r.expected_version,
-                |r| {
-                    let agent = match non_empty(&r.agent_id) {
-                        Some(agent) => agent,
-                        None => match &me {
-                            crate::domain::Principal::Agent { id, .. } => id.clone(),
-                            _ => return Err(Error::invalid("agent_id", "must not be empty")),
-                        },
-                    };
-                    Ok(Transition::Assign { agent })
-                },
+                |r| Ok(Transition::Assign { agent: r.agent_id }),
             )
             .await?;
         Ok(Response::new(pb::AssignTicketResponse {
@@ -286,8 +281,7 @@ impl TicketService for TicketApi {
                         resolution: convert::resolution_status(
                             "resolution_status",
                             r.resolution_status,
-                        )?
-                        .unwrap_or(crate::domain::ResolutionStatus::NoAction),
+                        )?,
                         resolution_reason: r.resolution_reason,
                         status_reason: r.status_reason,
                     })
@@ -377,7 +371,12 @@ impl TicketService for TicketApi {
         };
         let event = self
             .app
-            .record_workflow_event(&principal, &r.ticket_id, r.expected_version, transition)
+            .record_workflow_event(
+                &principal,
+                TicketKey::Id(r.ticket_id),
+                r.expected_version,
+                transition,
+            )
             .await?;
         Ok(Response::new(pb::RecordWorkflowEventResponse {
             event: Some(event.into()),
@@ -394,7 +393,7 @@ impl TicketService for TicketApi {
             .app
             .list_ticket_events(
                 &principal,
-                &r.ticket_id,
+                TicketKey::Id(r.ticket_id),
                 i64::from(r.page_size),
                 &r.page_token,
             )
@@ -416,7 +415,7 @@ impl TicketService for TicketApi {
             .customer_history(
                 &principal,
                 &r.customer_id,
-                &r.ticket_id,
+                non_empty(&r.ticket_id).map(TicketKey::Id),
                 r.page,
                 r.page_size,
             )

@@ -1,0 +1,122 @@
+//! Request decoding for the shim: the caller from its headers, JSON bodies and query strings
+//! whose errors name the field, and path ids. Every rejection is the blueprint error body.
+use super::{RestState, error_response};
+use crate::domain::Principal;
+use crate::error::Error;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+/// Who is calling: `Authorization: bearer <token>`, and the agent a service token acts for
+/// in `X-Agent-User-ID` (seed 000) or `X-Agent-ID` (seed 001), or a customer in
+/// `X-Customer-ID`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<RestState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RestState) -> Result<Self, Error> {
+        let header = |name: &str| -> Result<Option<&str>, Error> {
+            parts
+                .headers
+                .get(name)
+                .map(|value| {
+                    value
+                        .to_str()
+                        .map_err(|_| Error::invalid(name, "must be printable ASCII"))
+                })
+                .transpose()
+        };
+        let agent = match (header("x-agent-user-id")?, header("x-agent-id")?) {
+            (Some(a), Some(b)) if a.trim() != b.trim() => {
+                return Err(Error::invalid(
+                    "x-agent-id",
+                    "names another agent than x-agent-user-id",
+                ));
+            }
+            (a, b) => a.or(b),
+        };
+        let principal =
+            state
+                .auth
+                .principal(header("authorization")?, agent, header("x-customer-id")?)?;
+        Ok(Caller(principal))
+    }
+}
+
+/// A JSON body (`Content-Type: application/json`) decoded into `T`; a bad value is 400 naming
+/// its field (`resolutionStatus: unknown variant …`), a body over the limit 413, another
+/// content type 415.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("the body must be application/json".into()),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| error_response(rejection.status(), Some(rejection.body_text())))?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| invalid(error.path().to_string(), error.inner().to_string()))?;
+        deserializer
+            .end()
+            .map_err(|error| invalid(".".into(), error.to_string()))?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// The query string decoded into `T`; a bad value is 400 naming its parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(QueryParams)
+            .map_err(|error| invalid(error.path().to_string(), error.inner().to_string()))
+    }
+}
+
+/// The one path parameter of a route (`{ticketID}`, `{roomID}`).
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|rejection| {
+                error_response(StatusCode::BAD_REQUEST, Some(rejection.body_text()))
+            })
+    }
+}
+
+fn invalid(path: String, description: String) -> Response {
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
+    Error::invalid(field, description).into_response()
+}

@@ -1,0 +1,107 @@
+//! The REST shim of the One View blueprints (seeds 000 and 001): axum routes whose JSON names,
+//! casing and enum spellings are the seeds'. Each handler decodes, calls the app and encodes;
+//! `IntoResponse for Error` is this transport's one error mapping. Routes are served at the
+//! root and under the seeds' base paths; `/openapi.json` is generated from the handlers.
+mod extract;
+mod routes;
+pub mod types;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::transport::auth::Authenticator;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use types::{ErrorBody, ErrorObject};
+
+/// The seeds' base paths; every route is also served at the root.
+pub const BASE_PATHS: [&str; 2] = ["/ticket-detail", "/cs-chat-ticket"];
+
+#[derive(Clone)]
+pub struct RestState {
+    pub app: App,
+    pub auth: Arc<Authenticator>,
+}
+
+/// The shim's routes at the root and under each base path, plus `/openapi.json`.
+pub fn router(app: App, auth: Arc<Authenticator>, max_body_bytes: usize) -> axum::Router {
+    let (routes, openapi) = routes::routes().split_for_parts();
+    let routes = routes
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .with_state(RestState { app, auth });
+    let mut router = axum::Router::new()
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi) }
+            }),
+        )
+        .merge(routes.clone());
+    for base in BASE_PATHS {
+        router = router.nest(base, routes.clone());
+    }
+    router
+}
+
+/// The blueprint error body for `status`, with an optional detail.
+pub fn error_response(status: StatusCode, detail: Option<String>) -> Response {
+    let title = match status.as_u16() {
+        400 => "bad request",
+        401 => "not authorize",
+        403 => "forbidden",
+        404 => "not found",
+        405 => "method not allowed",
+        409 => "conflict",
+        413 => "payload too large",
+        415 => "unsupported media type",
+        429 => "too many requests",
+        503 => "service unavailable",
+        _ => "internal server error",
+    };
+    let body = ErrorBody {
+        errors: vec![ErrorObject {
+            status: status.as_u16().to_string(),
+            title: title.to_string(),
+            detail,
+        }],
+    };
+    (status, Json(body)).into_response()
+}
+
+/// 404 in the blueprint shape, for routes that do not exist.
+pub fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, None)
+}
+
+/// 405 in the blueprint shape, for a route asked with a method it does not have.
+pub async fn method_not_allowed() -> Response {
+    error_response(StatusCode::METHOD_NOT_ALLOWED, None)
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::AlreadyExists(_) | Error::FailedPrecondition(_) | Error::Aborted(_) => {
+                StatusCode::CONFLICT
+            }
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            Error::ResourceExhausted(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) | Error::Database(_) | Error::Migrate(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
+            None
+        } else {
+            Some(self.to_string())
+        };
+        error_response(status, detail)
+    }
+}
