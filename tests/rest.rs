@@ -909,7 +909,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             Some(json!({"statusReason": "r".repeat(3000)})),
             400,
             "bad request",
-            "status_reason",
+            "statusReason",
         ),
         (
             &agent,
@@ -954,7 +954,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             Some(json!({"type": "UPDATE_ORDER_ID", "orderId": "abc"})),
             400,
             "bad request",
-            "entity_id",
+            "geid",
         ),
         (
             &agent,
@@ -972,7 +972,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             Some(json!({"assignee": ""})),
             400,
             "bad request",
-            "agent_id",
+            "assignee",
         ),
         (
             &agent,
@@ -981,7 +981,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             Some(json!({"assignee": "ghost@example.com"})),
             400,
             "bad request",
-            "agent_id",
+            "assignee",
         ),
         (
             &agent,
@@ -999,7 +999,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             Some(json!({"queueId": "nowhere"})),
             400,
             "bad request",
-            "queue_id",
+            "queueId",
         ),
         (
             &agent,
@@ -1053,7 +1053,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             None,
             400,
             "bad request",
-            "page_size",
+            "pageSize",
         ),
         (
             &agent,
@@ -1062,7 +1062,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             None,
             400,
             "bad request",
-            "query",
+            "q:",
         ),
         (
             &agent,
@@ -1071,7 +1071,7 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
             None,
             400,
             "bad request",
-            "language",
+            "lang:",
         ),
         (
             &agent,

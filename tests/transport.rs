@@ -4,7 +4,6 @@ mod common;
 use casework::config::{ServerOptions, TlsIdentity};
 use casework::pb;
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 #[tokio::test]
@@ -67,49 +66,123 @@ async fn tls_is_served_when_a_certificate_is_given() {
     server.stop().await;
 }
 
-/// Sends one HTTP/1.1 request and returns the response head, lower-cased.
-async fn http_head(addr: std::net::SocketAddr, request: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buffer).await.expect("read");
-        response.extend_from_slice(&buffer[..n]);
-        if n == 0 || response.windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
+/// A browser's preflight for `method path` from `origin`: the allowed origin, if any.
+async fn preflight(
+    server: &TestServer,
+    origin: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> Option<String> {
+    let response = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}{path}", server.url()))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .expect("preflight");
+    let allowed = response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().expect("ascii").to_string());
+    if allowed.is_some() {
+        assert!(response.status().is_success(), "{response:?}");
+        let methods = response
+            .headers()
+            .get("access-control-allow-methods")
+            .map(|v| v.to_str().expect("ascii").to_lowercase())
+            .unwrap_or_default();
+        assert!(methods.contains(&method.to_lowercase()), "{methods}");
     }
-    String::from_utf8_lossy(&response).to_lowercase()
+    allowed
 }
 
-fn preflight(origin: &str) -> String {
-    format!(
-        "OPTIONS /casework.v1.TicketService/ListQueues HTTP/1.1\r\nHost: localhost\r\n\
-         Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\
-         Access-Control-Request-Headers: authorization,content-type,x-grpc-web\r\n\
-         Connection: close\r\n\r\n"
-    )
+/// A grpc-web ListQueues from `origin`: (the allowed origin the response carries, the
+/// number of queues it returned).
+async fn grpc_web_list_queues(server: &TestServer, origin: &str) -> (Option<String>, usize) {
+    use prost::Message;
+    let message = pb::ListQueuesRequest {}.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/casework.v1.TicketService/ListQueues",
+            server.url()
+        ))
+        .header("origin", origin)
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .header(
+            "authorization",
+            format!(
+                "bearer {}",
+                server.token(ADMIN, casework::domain::Role::Admin)
+            ),
+        )
+        .body(frame)
+        .send()
+        .await
+        .expect("grpc-web call");
+    let allowed = response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().expect("ascii").to_string());
+    let body = response.bytes().await.expect("body");
+    assert_eq!(body.first(), Some(&0u8), "a data frame first: {body:?}");
+    let length = u32::from_be_bytes(body[1..5].try_into().expect("length")) as usize;
+    let reply = pb::ListQueuesResponse::decode(&body[5..5 + length]).expect("reply");
+    (allowed, reply.queues.len())
 }
+
+const GRPC_WEB: &str = "/casework.v1.TicketService/ListQueues";
+const GRPC_WEB_HEADERS: &str = "authorization,content-type,x-grpc-web,x-user-agent";
 
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
+    let console = "https://console.example.com";
+    let evil = "https://evil.example.com";
     let server = TestServer::start_with(ServerOptions {
-        cors_origins: vec!["https://console.example.com".into()],
+        cors_origins: vec![console.into()],
         ..ServerOptions::default()
     })
     .await;
-    let allowed = http_head(server.addr, &preflight("https://console.example.com")).await;
-    assert!(allowed.starts_with("http/1.1 200"), "{allowed}");
-    assert!(
-        allowed.contains("access-control-allow-origin: https://console.example.com"),
-        "{allowed}"
+    // grpc-web: the allowed origin passes the preflight and may read the reply; another
+    // origin gets no CORS headers, so its browser refuses both.
+    assert_eq!(
+        preflight(&server, console, "POST", GRPC_WEB, GRPC_WEB_HEADERS).await,
+        Some(console.to_string())
     );
-    assert!(allowed.contains("authorization"), "{allowed}");
-    let refused = http_head(server.addr, &preflight("https://evil.example.com")).await;
-    assert!(
-        !refused.contains("access-control-allow-origin"),
-        "{refused}"
+    assert_eq!(
+        preflight(&server, evil, "POST", GRPC_WEB, GRPC_WEB_HEADERS).await,
+        None
     );
+    assert_eq!(
+        grpc_web_list_queues(&server, console).await,
+        (Some(console.to_string()), 2)
+    );
+    assert_eq!(grpc_web_list_queues(&server, evil).await.0, None);
+    // The REST shim, with its own methods and headers.
+    let rest_headers = "authorization,content-type,x-agent-id,x-agent-user-id";
+    for (method, path) in [("PUT", "/v1/online"), ("DELETE", "/v1/rooms/r-1")] {
+        assert_eq!(
+            preflight(&server, console, method, path, rest_headers).await,
+            Some(console.to_string())
+        );
+        assert_eq!(
+            preflight(&server, evil, method, path, rest_headers).await,
+            None
+        );
+    }
+    server.stop().await;
+
+    // By default only the server's own origin may call: no cross-origin CORS headers at all.
+    let server = TestServer::start().await;
+    assert_eq!(
+        preflight(&server, console, "POST", GRPC_WEB, GRPC_WEB_HEADERS).await,
+        None
+    );
+    assert_eq!(grpc_web_list_queues(&server, console).await, (None, 2));
     server.stop().await;
 }

@@ -80,9 +80,42 @@ pub async fn method_not_allowed() -> Response {
     error_response(StatusCode::METHOD_NOT_ALLOWED, None)
 }
 
+/// The blueprints' name of a field the app names as gRPC does (`status_reason` →
+/// `statusReason`), so a 400's detail names what the REST client sent.
+fn rest_field(field: &str) -> &str {
+    match field {
+        "status_reason" => "statusReason",
+        "resolution_reason" => "resolutionReason",
+        "resolution_status" => "resolutionStatus",
+        "agent_id" => "assignee",
+        "queue_id" => "queueId",
+        "ticket_id" => "ticketID",
+        "room_id" => "roomID",
+        "ticket.metadata.ccr" => "ccr",
+        "ticket.metadata.order_id" => "orderId",
+        "ticket.metadata.entity_id" => "geid",
+        "page_size" => "pageSize",
+        "query" => "q",
+        "language" => "lang",
+        other => other,
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = match &self {
+        let this = match self {
+            Error::InvalidArgument(violations) => Error::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|v| crate::error::FieldViolation {
+                        field: rest_field(&v.field).to_string(),
+                        description: v.description,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        let status = match &this {
             Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) | Error::FailedPrecondition(_) | Error::Aborted(_) => {
@@ -97,10 +130,10 @@ impl IntoResponse for Error {
             }
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, "internal error");
+            tracing::error!(error = %this, "internal error");
             None
         } else {
-            Some(self.to_string())
+            Some(this.to_string())
         };
         error_response(status, detail)
     }
