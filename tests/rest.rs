@@ -40,14 +40,38 @@ impl Rest {
         self
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
+        request
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
+        Self::answer(path, request).await
+    }
+
+    /// A body sent as is, with its content type.
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> (u16, Value) {
+        let request = self
+            .request(method, path)
+            .header("content-type", content_type)
+            .body(body);
+        Self::answer(path, request).await
+    }
+
+    async fn answer(path: &str, request: reqwest::RequestBuilder) -> (u16, Value) {
         let response = request.send().await.expect("http");
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("body");
@@ -834,32 +858,16 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
         }
         if body.is_some() {
             // Another content type: 415.
-            let response = reqwest::Client::new()
-                .request(method.clone(), format!("{}{path}", server.url()))
-                .header("authorization", &agent.headers[0].1)
-                .header("content-type", "text/plain")
-                .body("{}")
-                .send()
-                .await
-                .expect("http");
-            let status = response.status().as_u16();
-            let response: Value = response.json().await.expect("json");
+            let (status, response) = agent.raw(method.clone(), path, "text/plain", "{}").await;
             assert_error(status, &response, 415, "unsupported media type");
             // Over the 1 MiB limit: 413.
             let huge = json!({ "statusReason": "x".repeat(1024 * 1024 + 1) });
             let (status, response) = agent.send(method.clone(), path, Some(huge)).await;
             assert_error(status, &response, 413, "payload too large");
             // Malformed JSON: 400.
-            let response = reqwest::Client::new()
-                .request(method.clone(), format!("{}{path}", server.url()))
-                .header("authorization", &agent.headers[0].1)
-                .header("content-type", "application/json")
-                .body("{\"status\": ")
-                .send()
-                .await
-                .expect("http");
-            let status = response.status().as_u16();
-            let response: Value = response.json().await.expect("json");
+            let (status, response) = agent
+                .raw(method.clone(), path, "application/json", "{\"status\": ")
+                .await;
             assert_error(status, &response, 400, "bad request");
         }
     }

@@ -10,7 +10,7 @@ use crate::store::TicketKey;
 use axum::Json;
 use axum::extract::State;
 use std::collections::HashMap;
-use utoipa::OpenApi;
+use utoipa::{IntoResponses, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -51,6 +51,76 @@ impl utoipa::Modify for BearerAuth {
                 ),
             );
     }
+}
+
+/// The error answers of a route that takes a body: bad input, auth, scope, a missing
+/// ticket, an illegal transition, a body too large or not JSON.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // describes responses; never built
+enum BodyErrors {
+    #[response(status = 400, description = "bad request; `detail` names the field")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "not authorize")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "not found")]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "conflict: the ticket's status does not allow it"
+    )]
+    Conflict(ErrorBody),
+    #[response(status = 413, description = "payload too large")]
+    PayloadTooLarge(ErrorBody),
+    #[response(
+        status = 415,
+        description = "unsupported media type: send application/json"
+    )]
+    UnsupportedMediaType(ErrorBody),
+}
+
+/// The error answers of a change without a body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum ChangeErrors {
+    #[response(status = 400, description = "bad request; `detail` names the field")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "not authorize")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "not found")]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "conflict: the ticket's status does not allow it"
+    )]
+    Conflict(ErrorBody),
+}
+
+/// The error answers of a call about one ticket, room, agent or query.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum ItemErrors {
+    #[response(status = 400, description = "bad request; `detail` names the field")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "not authorize")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "not found")]
+    NotFound(ErrorBody),
+}
+
+/// The error answers of a list of reference data.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum ListErrors {
+    #[response(status = 401, description = "not authorize")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
 }
 
 pub fn routes() -> OpenApiRouter<RestState> {
@@ -118,13 +188,7 @@ async fn change(
     path = "/v2/tickets/{ticketID}/escalate",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketEscalateV2Param,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn escalate_v2(
     State(state): State<RestState>,
@@ -147,13 +211,7 @@ async fn escalate_v2(
     path = "/v1/tickets/{ticketID}/escalate",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketEscalateParam,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody, description = "also when no default department is configured"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn escalate_v1(
     State(state): State<RestState>,
@@ -174,10 +232,7 @@ async fn escalate_v1(
 #[utoipa::path(
     get,
     path = "/v2/escalation/departments",
-    responses(
-        (status = 200, body = Vec<EscalationDepartments>),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    ),
+    responses((status = 200, body = Vec<EscalationDepartments>), ListErrors),
 )]
 async fn escalation_departments(
     State(state): State<RestState>,
@@ -191,11 +246,7 @@ async fn escalation_departments(
 #[utoipa::path(
     get,
     path = "/v1/info",
-    responses(
-        (status = 200, body = AgentInfo),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = AgentInfo), ItemErrors),
 )]
 async fn agent_info(
     State(state): State<RestState>,
@@ -208,10 +259,7 @@ async fn agent_info(
 #[utoipa::path(
     get,
     path = "/v1/tickets",
-    responses(
-        (status = 200, body = Vec<ChatTicket>),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    ),
+    responses((status = 200, body = Vec<ChatTicket>), ListErrors),
 )]
 async fn my_tickets(
     State(state): State<RestState>,
@@ -241,11 +289,7 @@ async fn status_change(
 #[utoipa::path(
     put,
     path = "/v1/online",
-    responses(
-        (status = 200, body = AgentStatusInfo),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = AgentStatusInfo), ItemErrors),
 )]
 async fn go_online(
     State(state): State<RestState>,
@@ -258,11 +302,7 @@ async fn go_online(
 #[utoipa::path(
     put,
     path = "/v1/offline",
-    responses(
-        (status = 200, body = AgentStatusInfo),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = AgentStatusInfo), ItemErrors),
 )]
 async fn go_offline(
     State(state): State<RestState>,
@@ -276,12 +316,7 @@ async fn go_offline(
     put,
     path = "/v1/status",
     request_body = UpdateAgentStatusParam,
-    responses(
-        (status = 200, body = AgentStatusInfo),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = AgentStatusInfo), BodyErrors),
 )]
 async fn set_status(
     State(state): State<RestState>,
@@ -295,7 +330,7 @@ async fn set_status(
 #[utoipa::path(
     get,
     path = "/v1/statuses",
-    responses((status = 200, body = AgentStatusList), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = AgentStatusList), ListErrors),
 )]
 async fn statuses(
     State(state): State<RestState>,
@@ -312,11 +347,7 @@ async fn statuses(
     delete,
     path = "/v1/rooms/{roomID}",
     params(("roomID" = String, Path, description = "room id")),
-    responses(
-        (status = 200, body = Empty),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = Empty), ItemErrors),
 )]
 async fn close_room(
     State(state): State<RestState>,
@@ -339,12 +370,7 @@ fn picked_now() -> Transition {
     put,
     path = "/v1/tickets/{ticketID}/pickedTime",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
-    responses(
-        (status = 200, body = Empty),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody),
-    ),
+    responses((status = 200, body = Empty), ChangeErrors),
 )]
 async fn picked_time(
     State(state): State<RestState>,
@@ -363,11 +389,7 @@ async fn picked_time(
     get,
     path = "/v1/tickets/{ticketID}",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), ItemErrors),
 )]
 async fn get_ticket(
     State(state): State<RestState>,
@@ -387,13 +409,7 @@ async fn get_ticket(
     path = "/v1/tickets/{ticketID}",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketUpdateParam,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn update_ticket(
     State(state): State<RestState>,
@@ -439,11 +455,7 @@ async fn update_ticket(
     get,
     path = "/v1/tickets/{ticketID}/history",
     params(("ticketID" = String, Path, description = "ticket id or external id"), HistoryQuery),
-    responses(
-        (status = 200, body = TicketHistoryResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-    ),
+    responses((status = 200, body = TicketHistoryResponse), ItemErrors),
 )]
 async fn history(
     State(state): State<RestState>,
@@ -479,13 +491,7 @@ async fn history(
     path = "/v1/tickets/{ticketID}/close",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketCloseParam,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn close_ticket(
     State(state): State<RestState>,
@@ -507,13 +513,7 @@ async fn close_ticket(
     path = "/v1/tickets/{ticketID}/reassign",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketReassignParam,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn reassign(
     State(state): State<RestState>,
@@ -534,13 +534,7 @@ async fn reassign(
     path = "/v1/tickets/{ticketID}/transfer",
     params(("ticketID" = String, Path, description = "ticket id or external id")),
     request_body = TicketTransferParam,
-    responses(
-        (status = 200, body = Ticket),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-    ),
+    responses((status = 200, body = Ticket), BodyErrors),
 )]
 async fn transfer(
     State(state): State<RestState>,
@@ -559,7 +553,7 @@ async fn transfer(
 #[utoipa::path(
     get,
     path = "/v1/transfer/queues",
-    responses((status = 200, body = TransferQueueResponse), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = TransferQueueResponse), ListErrors),
 )]
 async fn transfer_queues(
     State(state): State<RestState>,
@@ -572,7 +566,7 @@ async fn transfer_queues(
 #[utoipa::path(
     get,
     path = "/v1/resolution-statuses",
-    responses((status = 200, body = ResolutionStatusList), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = ResolutionStatusList), ListErrors),
 )]
 async fn resolution_statuses(
     State(state): State<RestState>,
@@ -588,10 +582,7 @@ async fn resolution_statuses(
     get,
     path = "/v1/ccr",
     params(CcrQuery),
-    responses(
-        (status = 200, body = CcrListResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    ),
+    responses((status = 200, body = CcrListResponse), ItemErrors),
 )]
 async fn ccr_tree(
     State(state): State<RestState>,
@@ -610,10 +601,7 @@ async fn ccr_tree(
     get,
     path = "/v1/ccr/search",
     params(CcrSearchQuery),
-    responses(
-        (status = 200, body = SearchableCcrResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    ),
+    responses((status = 200, body = SearchableCcrResponse), ItemErrors),
 )]
 async fn ccr_search(
     State(state): State<RestState>,
