@@ -405,6 +405,16 @@ async fn observe(request: Request, next: Next) -> Response {
             };
         }
     }
+    let method = match response
+        .extensions()
+        .get::<crate::transport::rest::RouteLabel>()
+    {
+        Some(route) => {
+            span.record("method", route.0.as_str());
+            route.0.clone()
+        }
+        None => method,
+    };
     let grpc_status = response
         .headers()
         .get("grpc-status")

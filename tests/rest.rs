@@ -1333,6 +1333,36 @@ async fn a_rest_change_reaches_a_grpc_watcher() {
     assert_ticket_000(&closed, &admin.get(&ticket.id).await.expect("get"));
 }
 
+/// REST calls are counted per route template, never per id.
+#[tokio::test]
+async fn metrics_label_rest_routes_by_template() {
+    let server = start().await;
+    let ticket = rich_ticket(&server, "metrics-1").await;
+    let agent = Rest::as_role(&server, AGENT, Role::Agent);
+    agent
+        .ok(Method::GET, &format!("/v1/tickets/{}", ticket.id), None)
+        .await;
+    agent
+        .ok(Method::GET, "/ticket-detail/v1/tickets/metrics-1", None)
+        .await;
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"method="GET /v1/tickets/{ticketID}""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"method="GET /ticket-detail/v1/tickets/{ticketID}""#),
+        "{text}"
+    );
+    assert!(!text.contains("metrics-1"), "no ids in labels");
+    assert!(!text.contains(&ticket.id), "no ids in labels");
+}
+
 /// The OpenAPI document lists every route with the seeds' schema names.
 #[tokio::test]
 async fn openapi_describes_every_route() {

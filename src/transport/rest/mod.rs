@@ -28,6 +28,7 @@ pub struct RestState {
 pub fn router(app: App, auth: Arc<Authenticator>, max_body_bytes: usize) -> axum::Router {
     let (routes, openapi) = routes::routes().split_for_parts();
     let routes = routes
+        .route_layer(axum::middleware::from_fn(label_route))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .with_state(RestState { app, auth });
     let mut router = axum::Router::new()
@@ -43,6 +44,22 @@ pub fn router(app: App, auth: Arc<Authenticator>, max_body_bytes: usize) -> axum
         router = router.nest(base, routes.clone());
     }
     router
+}
+
+/// The route a REST response answered, as `METHOD /template` (e.g. `GET
+/// /v1/tickets/{ticketID}`): a metric label that clients cannot grow.
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+async fn label_route(
+    matched: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let label = RouteLabel(format!("{} {}", request.method(), matched.as_str()));
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(label);
+    response
 }
 
 /// The blueprint error body for `status`, with an optional detail.
