@@ -273,6 +273,8 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
     await item.getByTestId("ticket-subject").filter({ hasText: ticket.subject }).waitFor();
     await item.getByTestId("ticket-customer").filter({ hasText: customer.name }).waitFor();
     await item.getByTestId("ticket-queue").filter({ hasText: QUEUE }).waitFor();
+    // The customer's first message is unread until the agent looks at it.
+    await item.getByTestId("unread-badge").filter({ hasText: "1" }).waitFor();
     await shot(page, "03-ticket-arrived");
   });
 
@@ -283,6 +285,8 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
     await view.waitFor();
     const thread = view.getByTestId("message-list");
     await thread.locator('[data-testid="message"][data-sender-type="CUSTOMER"]').filter({ hasText: "40 minutes late" }).waitFor();
+    const item = page.locator(`[data-testid="ticket-item"][data-ticket-id="${ticket.id}"]`);
+    await item.getByTestId("unread-badge").waitFor({ state: "detached" });
 
     const reply = "Sorry about that! Let me check with the rider.";
     await view.getByTestId("composer-input").fill(reply);
@@ -307,6 +311,12 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
       auth(customerToken),
     );
     await thread.locator('[data-testid="message"][data-sender-type="CUSTOMER"]').filter({ hasText: answer }).waitFor();
+    // Read while on screen: the server's unread count for the agent goes back to 0.
+    await eventually(async () => {
+      const room = await grpc.conversations.getRoom({ roomId: ticket.metadata.roomId }, auth(tokens.agent));
+      return room.room.unreadCount === 0;
+    }, "the agent's unread count to return to 0");
+    await item.getByTestId("unread-badge").waitFor({ state: "detached" });
 
     // What the server stored matches what the page shows.
     const stored = await grpc.conversations.listMessages({ roomId: ticket.metadata.roomId, pageSize: 50 }, auth(tokens.admin));

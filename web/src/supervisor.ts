@@ -5,7 +5,7 @@ import { describeError, isAbort, isTransient, watch } from "./api";
 import { statusLabelOf, statusTone, type Ctx } from "./console";
 import { h, options, replace } from "./dom";
 import { age, duration, fullTime, humanize, roleName, toDate } from "./format";
-import type { Agent } from "./gen/casework/v1/agent_service_pb";
+import { AgentRole, type Agent } from "./gen/casework/v1/agent_service_pb";
 import { TicketOrder, TicketStatus, type Queue, type Ticket } from "./gen/casework/v1/common_pb";
 import type { GetQueueStatsResponse, WatchTicketsResponse } from "./gen/casework/v1/ticket_service_pb";
 import { toast, toastError } from "./toast";
@@ -288,6 +288,13 @@ export class SupervisorPage {
               options(statuses.map((s) => ({ value: s.name, label: s.alias || humanize(s.name) })), a.status),
             );
             picker.addEventListener("change", () => void this.setStatus(a, picker.value));
+            // Supervisors manage the agents of their own queues; admins manage everyone.
+            const me = this.ctx.me;
+            const manages = me.role === AgentRole.ADMIN || a.id === me.id || a.queues.some((q) => me.queues.includes(q));
+            if (!manages) {
+              picker.disabled = true;
+              picker.title = "Not an agent of your queues";
+            }
             return h(
               "tr",
               { "data-testid": "agent-row", "data-agent": a.id, "data-status": a.status },

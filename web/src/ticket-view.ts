@@ -174,6 +174,7 @@ export class TicketView {
 
   /** The ticket left the agent's sight (transferred, escalated away, re-queued). */
   lost(): void {
+    if (this.isLost) return;
     this.isLost = true;
     this.abort.abort();
     this.render();
@@ -394,7 +395,13 @@ export class TicketView {
         this.thread.dataset.stream = state;
         this.roomState = state;
         this.renderBanner();
-        // Network trouble shows in the banner; a refusal (e.g. access lost) is worth a toast.
+        // Access lost (transferred, escalated away): the room is no longer ours to watch.
+        const code = err ? ConnectError.from(err).code : undefined;
+        if (state === "retrying" && (code === Code.PermissionDenied || code === Code.NotFound)) {
+          this.lost();
+          return;
+        }
+        // Network trouble shows in the banner; any other refusal is worth a toast.
         if (state === "retrying" && err && !isTransient(err) && !reported) {
           reported = true;
           toastError("Live conversation stopped", err);
