@@ -395,15 +395,18 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
     assert.equal(await waiting.textContent(), "1");
     await shot(page, "10-supervisor-waiting");
 
-    // The agent comes back: the waiting ticket is routed to it and shows up in its list,
-    // and the queue is empty again on the supervisor's page.
-    await agent.page.getByTestId("status-picker").selectOption("online");
-    await agent.page.locator(`[data-testid="ticket-item"][data-ticket-id="${res.ticket.id}"]`).waitFor();
+    // The supervisor hands the waiting ticket to the agent: it leaves the queue and shows up
+    // in the agent's list at once (even though the agent is offline).
+    const row = page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${res.ticket.id}"]`);
+    await row.getByRole("combobox").selectOption(AGENT);
+    await page.locator('[data-testid="toast"][data-kind="success"]').filter({ hasText: `assigned to ${AGENT}` }).waitFor();
+    await row.waitFor({ state: "detached" });
     await page.locator(`[data-testid="queue-row"][data-queue="${QUEUE}"] [data-testid="queue-waiting"][data-count="0"]`).waitFor();
-    await eventually(async () => {
-      const got = await grpc.tickets.getTicket({ key: { case: "id", value: res.ticket.id } }, auth(tokens.admin));
-      return got.ticket.assignee === AGENT;
-    }, "the waiting ticket to be assigned");
+    await agent.page.locator(`[data-testid="ticket-item"][data-ticket-id="${res.ticket.id}"]`).waitFor();
+    const got = await grpc.tickets.getTicket({ key: { case: "id", value: res.ticket.id } }, auth(tokens.admin));
+    assert.equal(got.ticket.assignee, AGENT);
+    await agent.page.getByTestId("status-picker").selectOption("online");
+    await page.locator(`[data-testid="agent-row"][data-agent="${AGENT}"][data-status="online"]`).waitFor();
     await shot(page, "11-supervisor-drained");
     await shot(agent.page, "12-agent-second-ticket");
   });

@@ -150,9 +150,14 @@ export class TicketView {
     this.render();
     this.startRoom();
     document.addEventListener("visibilitychange", this.onVisible);
+    // Ages ("3m ago", overdue) move on by themselves.
+    this.ticker = setInterval(() => this.render(), 30_000);
   }
 
+  private readonly ticker: ReturnType<typeof setInterval>;
+
   dispose(): void {
+    clearInterval(this.ticker);
     this.abort.abort();
     document.removeEventListener("visibilitychange", this.onVisible);
   }
@@ -681,6 +686,7 @@ export class TicketView {
   private toggleAction(action: Action): void {
     this.openAction = this.openAction === action ? undefined : action;
     this.render();
+    this.actionForm.scrollIntoView({ block: "nearest" });
     this.actionForm.querySelector<HTMLElement>("select, textarea")?.focus();
   }
 
