@@ -177,6 +177,11 @@ export class TicketView {
     }
   }
 
+  /** Whether the ticket left the agent's sight. */
+  get gone(): boolean {
+    return this.isLost;
+  }
+
   /** The ticket left the agent's sight (transferred, escalated away, re-queued). */
   lost(): void {
     if (this.isLost) return;

@@ -34,7 +34,7 @@ export class TicketsPage {
   private view?: TicketView;
   private filterText = "";
   private showClosed = true;
-  private readonly listEl = h("div", { class: "ticket-list", "data-testid": "ticket-list", role: "list" });
+  private readonly listEl = h("div", { class: "ticket-list", "data-testid": "ticket-list" });
   private readonly countEl = h("span", { class: "count", "data-testid": "ticket-count" });
   private readonly viewHost = h("div", { class: "ticket-host" });
 
@@ -128,7 +128,9 @@ export class TicketsPage {
     if (held && held.version > ticket.version) return false;
     const goneAt = this.gone.get(ticket.id);
     if (goneAt !== undefined) {
-      if (goneAt >= ticket.version) return false;
+      // (Equal versions: the same change seen as "not mine" and then as "mine" again, as
+      // when a transfer is routed back to us in one transaction; the later word wins.)
+      if (goneAt > ticket.version) return false;
       this.gone.delete(ticket.id);
     }
     if (!held && live && this.loaded) this.fresh.add(ticket.id);
@@ -139,21 +141,37 @@ export class TicketsPage {
   private onEvent(res: WatchMyTicketsResponse): void {
     const event = res.event;
     if (event && event.id > this.lastEventId) this.lastEventId = event.id;
-    if (res.ticket) {
+    // A ticket we may still see but that is no longer ours (e.g. transferred to a queue we
+    // serve, waiting there) leaves "my tickets" like one we cannot see at all.
+    if (res.ticket && res.ticket.assignee !== this.ctx.me.id) {
+      this.drop(res.ticket.id, res.ticket.version);
+    } else if (res.ticket) {
       let ticket = res.ticket;
       // The server's streams send unread_count 0 whatever it is (store bug): keep the count we
       // hold and ask GetTicket, which counts, after events that can change it.
       const held = this.tickets.get(ticket.id);
       if (ticket.unreadCount === 0 && held) ticket = { ...ticket, unreadCount: held.unreadCount };
       if (event && ticket.status !== TicketStatus.CLOSED && UNREAD_EVENTS.includes(event.type)) this.recount(ticket.id);
-      if (this.merge(ticket, true) && ticket.id === this.selectedId) this.view?.update(ticket);
+      if (this.merge(ticket, true) && ticket.id === this.selectedId) {
+        if (this.view?.gone) {
+          // It came back (e.g. routed to us again after a transfer): open it afresh.
+          this.selectedId = "";
+          this.select(ticket.id);
+        } else {
+          this.view?.update(ticket);
+        }
+      }
     } else if (event) {
-      const prior = this.gone.get(event.ticketId) ?? 0n;
-      if (event.version > prior) this.gone.set(event.ticketId, event.version);
-      const had = this.tickets.delete(event.ticketId);
-      if (had && event.ticketId === this.selectedId) this.view?.lost();
+      this.drop(event.ticketId, event.version);
     }
     this.renderList();
+  }
+
+  private drop(id: string, version: bigint): void {
+    const prior = this.gone.get(id) ?? 0n;
+    if (version > prior) this.gone.set(id, version);
+    const had = this.tickets.delete(id);
+    if (had && id === this.selectedId) this.view?.lost();
   }
 
   private readonly recounts = new Map<string, ReturnType<typeof setTimeout>>();
@@ -281,7 +299,6 @@ export class TicketsPage {
       "button",
       {
         class: `ticket-item${selected ? " selected" : ""}${unread ? " has-unread" : ""}${this.fresh.has(t.id) ? " fresh" : ""} status-${status.toLowerCase()}`,
-        role: "listitem",
         "data-testid": "ticket-item",
         "data-ticket-id": t.id,
         "data-ticket-number": String(t.number),
