@@ -327,7 +327,7 @@ export class TicketView {
     const t = this.ticket;
     const banners: Node[] = [];
     if (this.roomState === "retrying" && !this.isLost) {
-      banners.push(h("div", { class: "banner banner-warn", "data-testid": "room-reconnecting" }, h("span", null, "Live conversation interrupted; reconnecting…")));
+      banners.push(h("div", { class: "banner banner-reconnect", "data-testid": "room-reconnecting" }, h("span", null, "Live conversation interrupted; reconnecting…")));
     }
     if (this.isLost) {
       banners.push(
