@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -136,6 +136,16 @@ before(async () => {
   if (CONSOLE_DIR) serverArgs.push("--console-dir", CONSOLE_DIR);
   state.log = createWriteStream(join(OUTPUT, "server.log"));
   await startServer();
+
+  // The page under test must be this checkout's bundle, not an older one built into the binary.
+  const dist = CONSOLE_DIR ?? join(webDir, "dist");
+  for (const name of ["index.html", "console.js", "console.css"]) {
+    const served = Buffer.from(await (await fetch(`${base}/${name}`)).arrayBuffer());
+    assert.ok(
+      served.equals(await readFile(join(dist, name))),
+      `the server's ${name} differs from ${join(dist, name)}: rebuild the casework binary after \`npm run build\`, or set CASEWORK_CONSOLE_DIR=web/dist`,
+    );
+  }
 
   tokens = {
     agent: await mint(AGENT, "agent"),
