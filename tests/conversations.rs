@@ -120,6 +120,26 @@ async fn a_conversation_with_notes_reads_and_a_closed_room() {
     // The assignee sees one unread message, on the room and on the ticket.
     assert_eq!(agent.room(&ticket.id).await.expect("room").unread_count, 1);
     assert_eq!(admin.get(&ticket.id).await.expect("ticket").unread_count, 1);
+    // And so do the tickets live streams carry.
+    let request = admin.req(pb::WatchTicketsRequest {
+        ticket_id: ticket.id.clone(),
+        after_event_id: 1,
+        ..Default::default()
+    });
+    let mut stream = admin
+        .client
+        .watch_tickets(request)
+        .await
+        .expect("watch")
+        .into_inner();
+    loop {
+        let item = stream.next().await.expect("open").expect("event");
+        if item.event.expect("event").r#type == pb::TicketEventType::MessageAdded as i32 {
+            assert_eq!(item.ticket.expect("ticket").unread_count, 1);
+            break;
+        }
+    }
+    drop(stream);
 
     // An internal note: agents see it, the customer never does.
     let note = agent

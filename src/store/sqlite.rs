@@ -711,17 +711,18 @@ impl EventStore for SqliteStore {
         scope: &Scope,
         limit: i64,
     ) -> Result<Vec<(TicketEvent, Ticket)>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT e.id, e.ticket_id, e.event_type, e.actor, e.at, e.version, e.payload, t.doc \
-             FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE e.id > ",
-        );
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT e.id, e.ticket_id, e.event_type, e.actor, e.at, e.version, e.payload, t.doc, \
+             {UNREAD} AS unread FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+             WHERE e.id > "
+        ));
         qb.push_bind(after_id);
         push_watch(&mut qb, watch);
         push_event_scope(&mut qb, scope);
         qb.push(" ORDER BY e.id LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(&self.read).await?;
         rows.iter()
-            .map(|row| Ok((decode_event(row)?, decode_ticket(row.try_get("doc")?)?)))
+            .map(|row| Ok((decode_event(row)?, decode_ticket_row(row)?)))
             .collect()
     }
 
