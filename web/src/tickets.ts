@@ -5,19 +5,10 @@ import type { Ctx } from "./console";
 import { h, replace } from "./dom";
 import { shortTime, statusLabel, statusName, fullTime } from "./format";
 import type { WatchMyTicketsResponse } from "./gen/casework/v1/agent_service_pb";
-import { TicketEventType, TicketOrder, TicketStatus, type Ticket } from "./gen/casework/v1/common_pb";
+import { TicketOrder, TicketStatus, type Ticket } from "./gen/casework/v1/common_pb";
 import { icon } from "./icons";
 import { TicketView } from "./ticket-view";
 import { toastError } from "./toast";
-
-/** Events after which a ticket's unread count may have changed. */
-const UNREAD_EVENTS = [
-  TicketEventType.MESSAGE_ADDED,
-  TicketEventType.ASSIGNED,
-  TicketEventType.REASSIGNED,
-  TicketEventType.HANDED_OFF,
-  TicketEventType.REOPENED,
-];
 
 const OPEN_STATUSES = [TicketStatus.CREATED, TicketStatus.ASSIGNED, TicketStatus.ON_HOLD, TicketStatus.ESCALATED];
 
@@ -146,12 +137,8 @@ export class TicketsPage {
     if (res.ticket && res.ticket.assignee !== this.ctx.me.id) {
       this.drop(res.ticket.id, res.ticket.version);
     } else if (res.ticket) {
-      let ticket = res.ticket;
-      // The server's streams send unread_count 0 whatever it is (store bug): keep the count we
-      // hold and ask GetTicket, which counts, after events that can change it.
-      const held = this.tickets.get(ticket.id);
-      if (ticket.unreadCount === 0 && held) ticket = { ...ticket, unreadCount: held.unreadCount };
-      if (event && ticket.status !== TicketStatus.CLOSED && UNREAD_EVENTS.includes(event.type)) this.recount(ticket.id);
+      // The stream carries the ticket as it is now, unread count included.
+      const ticket = res.ticket;
       if (this.merge(ticket, true) && ticket.id === this.selectedId) {
         if (this.view?.gone) {
           // It came back (e.g. routed to us again after a transfer): open it afresh.
@@ -172,29 +159,6 @@ export class TicketsPage {
     if (version > prior) this.gone.set(id, version);
     const had = this.tickets.delete(id);
     if (had && id === this.selectedId) this.view?.lost();
-  }
-
-  private readonly recounts = new Map<string, ReturnType<typeof setTimeout>>();
-
-  /** Reloads a ticket (for its unread count) shortly, once per burst of events. */
-  private recount(id: string): void {
-    // The open ticket on screen is marked read as messages arrive; no count to fetch.
-    if (this.recounts.has(id) || (id === this.selectedId && document.visibilityState === "visible")) return;
-    this.recounts.set(
-      id,
-      setTimeout(async () => {
-        this.recounts.delete(id);
-        try {
-          const res = await this.ctx.api.tickets.getTicket({ key: { case: "id", value: id } }, { signal: this.ctx.signal });
-          if (res.ticket && this.tickets.has(id) && this.merge(res.ticket, false)) {
-            if (id === this.selectedId) this.view?.update(res.ticket);
-            this.renderList();
-          }
-        } catch {
-          // Gone or unreachable: the stream tells the rest.
-        }
-      }, 150),
-    );
   }
 
   /** A newer ticket from a call the view made (the stream will confirm it). */
