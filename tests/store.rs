@@ -1,9 +1,10 @@
 //! The SQLite store on a real file: group commit keeps each write's outcome its own, and what
 //! was acknowledged survives a reopen.
 use casework::clock::from_micros;
+use casework::domain::query::TicketKey;
 use casework::domain::{Customer, EventType, Metadata, NewEvent, Ticket, TicketStatus};
 use casework::error::Error;
-use casework::store::{self, Created, TicketKey};
+use casework::store::{self, Created};
 use std::collections::HashSet;
 
 fn ticket(external_id: Option<String>) -> Ticket {

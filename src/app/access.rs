@@ -1,8 +1,8 @@
 //! Object-level rules of DESIGN.md §6: who may see and change which ticket.
 use super::App;
+use crate::domain::query::Scope;
 use crate::domain::{AgentRole, Principal, Role, Ticket, Transition};
 use crate::error::{Error, Result};
-use crate::store::Scope;
 
 /// What a principal is allowed, resolved once per call.
 #[derive(Debug, Clone)]

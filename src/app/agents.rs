@@ -3,9 +3,9 @@
 use super::App;
 use super::validate::{MAX_ID_LEN, MAX_NAME_LEN, Violations};
 use crate::clock::Time;
+use crate::domain::query::{Scope, WatchFilter};
 use crate::domain::{Agent, AgentStatus, Principal, Role, Ticket, TicketEvent};
 use crate::error::{Error, Result};
-use crate::store::{Scope, WatchFilter};
 use tokio_stream::wrappers::ReceiverStream;
 
 /// Most tickets an agent may hold at once.
@@ -234,7 +234,7 @@ impl App {
                 "change another agent's status",
             )?;
             // A supervisor manages the agents of its queues.
-            if let crate::store::Scope::Agent { queues, .. } = &access.scope
+            if let crate::domain::query::Scope::Agent { queues, .. } = &access.scope
                 && !agent.queues.iter().any(|q| queues.contains(q))
             {
                 return Err(Error::PermissionDenied(format!(

@@ -8,9 +8,10 @@ use super::{App, paging};
 use crate::domain::conversation::{
     Attachment, AttachmentRef, Button, Message, Room, SenderType, render_with_buttons,
 };
+use crate::domain::query::{Cursor, CustomerKey, Reader, RoomKey, TicketKey};
 use crate::domain::{Principal, Role, Ticket, Transition};
 use crate::error::{Error, Result};
-use crate::store::{Cursor, CustomerKey, MessageAdded, Reader, RoomKey, TicketKey};
+use crate::store::MessageAdded;
 use tokio_stream::wrappers::ReceiverStream;
 
 pub const MAX_BUTTONS: usize = 20;

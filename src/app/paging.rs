@@ -1,7 +1,7 @@
 //! Opaque page tokens: base64 of the keyset position plus a hash of the query they belong to,
 //! so a token cannot be replayed against another filter or order.
+use crate::domain::query::Cursor;
 use crate::error::{Error, Result};
-use crate::store::Cursor;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};

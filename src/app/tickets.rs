@@ -7,15 +7,15 @@ use super::validate::{
 use super::{App, paging};
 use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
+use crate::domain::query::{
+    QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery, WatchFilter,
+};
 use crate::domain::{
     Customer, EscalationDepartment, EventType, Metadata, NewEvent, Principal, Queue,
     ResolutionStatus, Role, Ticket, TicketEvent, TicketStatus, Transition, Vendor,
 };
 use crate::error::{Error, Result};
-use crate::store::{
-    Created, IdempotencyKey, QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery,
-    WatchFilter,
-};
+use crate::store::{Created, IdempotencyKey};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -434,7 +434,7 @@ impl App {
 
     async fn list_in_scope(
         &self,
-        scope: crate::store::Scope,
+        scope: crate::domain::query::Scope,
         list: ListTickets,
     ) -> Result<TicketPage> {
         let mut v = Violations::new();
@@ -683,7 +683,7 @@ impl App {
             events.truncate(limit as usize);
             let last = events.last().map_or(0, |e| e.id);
             paging::encode(
-                crate::store::Cursor {
+                crate::domain::query::Cursor {
                     sort_value: 0,
                     number: last,
                 },
@@ -878,8 +878,8 @@ impl App {
     pub(crate) async fn stream_events(
         &self,
         watch: WatchFilter,
-        events: crate::store::Scope,
-        visible: crate::store::Scope,
+        events: crate::domain::query::Scope,
+        visible: crate::domain::query::Scope,
         after_event_id: i64,
     ) -> Result<ReceiverStream<Result<(TicketEvent, Option<Ticket>)>>> {
         if after_event_id < 0 {

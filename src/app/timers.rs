@@ -5,9 +5,9 @@
 use super::App;
 use crate::domain::Transition;
 use crate::domain::conversation::SenderType;
+use crate::domain::query::TicketKey;
 use crate::domain::timers::{self, DueTimer};
 use crate::error::Result;
-use crate::store::TicketKey;
 use std::time::Duration;
 
 /// The actor of the sweeper's changes and the sender of its messages.

@@ -5,6 +5,7 @@ pub mod conversation;
 pub mod event;
 pub mod lifecycle;
 pub mod principal;
+pub mod query;
 pub mod reference;
 pub mod routing;
 pub mod ticket;

@@ -1,7 +1,7 @@
 //! Ticket filters, scopes and keyset ordering as SQL, shared by every backend through
 //! `sqlx::QueryBuilder` (which writes each database's placeholders).
-use super::{Cursor, Scope, TicketFilter, TicketOrder, WatchFilter};
 use crate::clock::{Time, to_micros};
+use crate::domain::query::{Cursor, Scope, TicketFilter, TicketOrder, WatchFilter};
 use sqlx::{Database, QueryBuilder};
 
 /// Appends `(?, ?, …)` binding `values`: the list of an `IN`.

@@ -4,12 +4,13 @@ use super::filter::{
     push_event_scope, push_filter, push_order, push_scope, push_values, push_watch,
 };
 use super::{
-    AgentStore, CcrStore, Created, EventStore, IdempotencyKey, QueueStats, ReferenceStore, Routed,
-    RoutingStore, Scope, Store, TicketFilter, TicketKey, TicketQuery, TicketStore, WatchFilter,
+    AgentStore, CcrStore, Created, EventStore, IdempotencyKey, ReferenceStore, Routed,
+    RoutingStore, Store, TicketStore,
 };
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::ccr::Ccr;
 use crate::domain::lifecycle::{self, Transition};
+use crate::domain::query::{QueueStats, Scope, TicketFilter, TicketKey, TicketQuery, WatchFilter};
 use crate::domain::routing::{self, AgentLoad};
 use crate::domain::{
     Agent, AgentRole, AgentStatus, EscalationDepartment, EventType, NewEvent, Queue,

@@ -1,9 +1,10 @@
 //! The SQLite store's conversations: rooms, messages, read positions, attachments.
 use super::filter::push_scope;
 use super::sqlite::{Before, SqliteStore, insert_events, load_ticket, save_ticket};
-use super::{ConversationStore, CustomerKey, MessageAdded, Reader, RoomKey, Scope};
+use super::{ConversationStore, MessageAdded};
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
+use crate::domain::query::{CustomerKey, Reader, RoomKey, Scope};
 use crate::domain::timers::{self, ChatTimers};
 use crate::domain::{EventType, NewEvent};
 use crate::error::{Error, Result};

@@ -3,10 +3,10 @@
 use crate::app::tickets::{ListTickets, NewTicket};
 use crate::app::validate::non_empty;
 use crate::clock::Time;
+use crate::domain::query::{TicketFilter, TicketOrder};
 use crate::domain::{self, EventType, LinkCategory, LinkIdType, ResolutionStatus, TicketStatus};
 use crate::error::{Error, Result};
 use crate::pb;
-use crate::store::{TicketFilter, TicketOrder};
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 

@@ -1,0 +1,144 @@
+//! What reads ask for, in domain terms: ticket keys, filters, orders, cursors, scopes, what a
+//! stream follows, room and customer keys. The app builds them; the store answers them.
+use crate::clock::Time;
+use crate::domain::{Ticket, TicketStatus};
+
+/// How a ticket is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketKey {
+    Id(String),
+    Number(i64),
+    ExternalId(String),
+    /// The id, or else the external id (REST's `{ticketID}`, e.g. `vsba-nhas`).
+    Reference(String),
+}
+
+/// Which tickets a principal may see; added to every listing and stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Customer(String),
+    /// Tickets assigned to `id`, plus tickets of `queues`: all of them when `queue_wide`
+    /// (supervisors), only the waiting ones otherwise (agents).
+    Agent {
+        id: String,
+        queues: Vec<String>,
+        queue_wide: bool,
+    },
+}
+
+/// ListTickets' filter in domain terms; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub statuses: Vec<TicketStatus>,
+    pub queues: Vec<String>,
+    pub assignee: Option<String>,
+    pub unassigned: bool,
+    pub bot_held: bool,
+    pub customer_id: Option<String>,
+    pub channels: Vec<String>,
+    pub types: Vec<String>,
+    pub sources: Vec<String>,
+    pub languages: Vec<String>,
+    pub country: Option<String>,
+    pub department: Option<String>,
+    pub ccr: Option<String>,
+    pub order_id: Option<String>,
+    pub tag: Option<String>,
+    pub min_priority: Option<i32>,
+    pub number: Option<i64>,
+    pub created_after: Option<Time>,
+    pub created_before: Option<Time>,
+    pub updated_after: Option<Time>,
+    pub updated_before: Option<Time>,
+    pub overdue: bool,
+    pub due_today: bool,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TicketOrder {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    PriorityDesc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+/// Keyset position: the last row's sort value (priority or updated_at micros) and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort_value: i64,
+    pub number: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketQuery {
+    pub filter: TicketFilter,
+    pub scope: Scope,
+    pub order: TicketOrder,
+    pub after: Option<Cursor>,
+    pub limit: i64,
+    /// Rows to skip (page-numbered listings such as customer history); 0 for keyset paging.
+    pub offset: i64,
+    /// "now" for `overdue` and `due_today`.
+    pub now: Time,
+}
+
+impl TicketOrder {
+    /// The cursor that continues after `ticket` in this order.
+    pub fn cursor_of(self, ticket: &Ticket) -> Cursor {
+        let sort_value = match self {
+            TicketOrder::PriorityDesc => i64::from(ticket.priority),
+            TicketOrder::UpdatedDesc | TicketOrder::UpdatedAsc => {
+                ticket.updated_at.timestamp_micros()
+            }
+            TicketOrder::CreatedDesc | TicketOrder::CreatedAsc => 0,
+        };
+        Cursor {
+            sort_value,
+            number: ticket.number,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    pub waiting_count: i64,
+    pub oldest_waiting_since: Option<Time>,
+    /// 1-based position of the asked ticket in routing order; 0 when it is not waiting.
+    pub position: i64,
+}
+
+/// What a stream follows: events of tickets matching these, visible in the scope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchFilter {
+    /// Events where this agent held the ticket before or after (WatchMyTickets).
+    pub involving: Option<String>,
+    pub queues: Vec<String>,
+    pub assignee: Option<String>,
+    pub ticket_id: Option<String>,
+}
+
+/// How a room is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomKey {
+    Id(String),
+    TicketId(String),
+}
+
+/// Who reads a room: unread counts skip the reader's own messages, and internal notes for
+/// readers who never see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    pub id: String,
+    pub sees_internal: bool,
+}
+
+/// Whose conversations: by customer id, or by an identity on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerKey {
+    Id(String),
+    Identity { channel: String, social_id: String },
+}
