@@ -152,6 +152,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The department escalations naming none go to; with `--demo`, the demo's
+    /// `partner-service` unless another is given.
+    pub fn default_escalation_department(&self) -> Option<String> {
+        self.default_escalation_department
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| self.demo.then(|| "partner-service".to_string()))
+    }
+
     /// The chat auto-close delays, validated.
     pub fn chat_timers(&self) -> Result<crate::domain::timers::ChatTimers> {
         let (warning, close) = (self.chat_warning_after_secs, self.chat_close_after_secs);

@@ -63,18 +63,14 @@ async fn run(cli: Cli) -> Result<()> {
                     .filter(|c| !c.is_empty())
                     .cloned()
                     .collect(),
-                // The demo's departments include one for escalations that name none.
-                default_escalation_department: args
-                    .default_escalation_department
-                    .clone()
-                    .filter(|d| !d.is_empty())
-                    .or_else(|| args.demo.then(|| "partner-service".to_string())),
+                default_escalation_department: args.default_escalation_department(),
                 ..AppConfig::default()
             };
             let app = App::new(store, Arc::new(SystemClock), config).await?;
             if args.demo && casework::demo::load(&app).await? {
                 tracing::info!("loaded demo reference data");
             }
+            app.check_default_escalation_department().await?;
             let server = casework::server::start(
                 app,
                 authenticator,

@@ -48,6 +48,17 @@ impl App {
             scope,
         })
     }
+
+    /// `access` for reading reference data (queues, departments, statuses, resolutions,
+    /// contact reasons): everyone but customers, who see only their own tickets and rooms.
+    pub(crate) async fn reference_access(&self, principal: &Principal) -> Result<Access> {
+        let access = self.access(principal).await?;
+        access.require(
+            &[Role::Agent, Role::Supervisor, Role::Admin, Role::Service],
+            "read reference data",
+        )?;
+        Ok(access)
+    }
 }
 
 /// Whether `scope` covers `ticket` (the same rule as the SQL in `store::filter::push_scope`).
@@ -91,12 +102,13 @@ impl Access {
         if in_scope(&self.scope, ticket) {
             return Ok(());
         }
+        // Worded without the ticket's id: the caller may have named it another way, and the
+        // caller's own key goes into the message where it is mapped (`App::load`).
         match self.role {
-            Role::Customer => Err(Error::NotFound(format!("ticket {}", ticket.id))),
-            _ => Err(Error::PermissionDenied(format!(
-                "ticket {} is outside your queues and assignments",
-                ticket.id
-            ))),
+            Role::Customer => Err(Error::NotFound("ticket".into())),
+            _ => Err(Error::PermissionDenied(
+                "the ticket is outside your queues and assignments".into(),
+            )),
         }
     }
 

@@ -273,7 +273,7 @@ impl App {
     }
 
     pub async fn list_statuses(&self, principal: &Principal) -> Result<Vec<AgentStatus>> {
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         self.store.list_agent_statuses().await
     }
 

@@ -54,7 +54,7 @@ impl App {
         let mut v = Violations::new();
         check_language(&mut v, language);
         v.finish()?;
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         let mut nodes = self.store.list_ccr().await?;
         if !language.is_empty() {
             for node in &mut nodes {
@@ -86,7 +86,7 @@ impl App {
         let mut v = Violations::new();
         v.id("code", code);
         v.finish()?;
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         self.store
             .get_ccr(code)
             .await?
@@ -113,7 +113,7 @@ impl App {
             v.add("query", "must contain a letter or digit");
         }
         v.finish()?;
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         let language = if language.is_empty() { "en" } else { language };
         let limit = if page_size == 0 {
             20

@@ -211,8 +211,28 @@ impl App {
                 TicketKey::Reference(reference) => format!("ticket {reference}"),
             })
         };
-        let ticket = self.store.get_ticket(key).await?.ok_or_else(not_found)?;
-        access.can_see(&ticket)?;
+        let ticket = match key {
+            // An id wins over another ticket's equal external id.
+            TicketKey::Reference(reference) => match self
+                .store
+                .get_ticket(&TicketKey::Id(reference.clone()))
+                .await?
+            {
+                Some(ticket) => Some(ticket),
+                None => {
+                    self.store
+                        .get_ticket(&TicketKey::ExternalId(reference.clone()))
+                        .await?
+                }
+            },
+            key => self.store.get_ticket(key).await?,
+        };
+        let ticket = ticket.ok_or_else(not_found)?;
+        // A ticket hidden from the caller reads exactly like a missing one.
+        access.can_see(&ticket).map_err(|error| match error {
+            Error::NotFound(_) => not_found(),
+            other => other,
+        })?;
         Ok(ticket)
     }
 
@@ -418,18 +438,17 @@ impl App {
         Ok(self.list_my_tickets(principal, list).await?.tickets)
     }
 
-    /// An escalation that names no department goes to the configured default one.
-    pub fn default_escalation_department(&self) -> Result<String> {
-        self.config
-            .default_escalation_department
-            .clone()
-            .ok_or_else(|| {
-                Error::invalid(
-                    "department",
-                    "this server has no default escalation department \
-                     (--default-escalation-department); escalate with a department (v2)",
-                )
-            })
+    /// Start-up check: the configured default escalation department exists.
+    pub async fn check_default_escalation_department(&self) -> Result<()> {
+        match &self.config.default_escalation_department {
+            Some(department) if self.store.get_department(department).await?.is_none() => {
+                Err(Error::invalid(
+                    "default_escalation_department",
+                    format!("unknown escalation department {department}"),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn list_in_scope(
@@ -525,12 +544,26 @@ impl App {
         expected_version: i64,
         mut transition: Transition,
     ) -> Result<(Ticket, Vec<TicketEvent>)> {
-        // An agent assigning without naming anyone takes the ticket itself.
-        if let (Transition::Assign { agent }, Principal::Agent { id, .. }) =
-            (&mut transition, principal)
-            && agent.is_empty()
-        {
-            agent.clone_from(id);
+        match (&mut transition, principal) {
+            // An agent assigning without naming anyone takes the ticket itself.
+            (Transition::Assign { agent }, Principal::Agent { id, .. }) if agent.is_empty() => {
+                agent.clone_from(id);
+            }
+            // An escalation naming neither department nor person goes to the default
+            // department (the blueprints' v1 escalate names none).
+            (
+                Transition::Escalate {
+                    department,
+                    to_agent,
+                    ..
+                },
+                _,
+            ) if department.is_empty() && to_agent.is_empty() => {
+                if let Some(default) = &self.config.default_escalation_department {
+                    department.clone_from(default);
+                }
+            }
+            _ => {}
         }
         let mut v = Violations::new();
         check_key(&mut v, "ticket_id", &key);
@@ -540,7 +573,6 @@ impl App {
         check_transition(&mut v, &transition);
         v.finish()?;
         let access = self.access(principal).await?;
-        self.check_references(&transition).await?;
         // Agents taking tickets themselves stay within their capacity (supervisors, admins and
         // services assigning by hand may override it); checked inside the write.
         let capacity_of = match (access.role, &transition) {
@@ -548,18 +580,27 @@ impl App {
             _ => None,
         };
         let actor = principal.actor();
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let mut ticket = self.load(&access, &key).await?;
             // Retries reload by id: the ticket named first is the one changed.
             key = TicketKey::Id(ticket.id.clone());
             tracing::Span::current().record("ticket_id", ticket.id.as_str());
             access.can_apply(&ticket, &transition)?;
+            if attempt == 0 {
+                // Only once the caller may act on the ticket: names it gives (agents, queues,
+                // departments) are not an oracle for strangers.
+                self.check_references(&transition).await?;
+            }
             if expected_version > 0 && ticket.version != expected_version {
                 return Err(version_mismatch(&ticket, expected_version));
             }
             let previous = ticket.version;
             let holder = ticket.assignee.clone();
             let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
+            if events.is_empty() {
+                // Nothing to change (e.g. closing a closed room): the ticket as it is.
+                return Ok((ticket, Vec::new()));
+            }
             let saved = match &capacity_of {
                 Some(agent) => {
                     self.store
@@ -769,7 +810,7 @@ impl App {
         &self,
         principal: &Principal,
     ) -> Result<Vec<ResolutionStatus>> {
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         self.store.list_resolution_statuses().await
     }
 
@@ -777,7 +818,7 @@ impl App {
         &self,
         principal: &Principal,
     ) -> Result<Vec<EscalationDepartment>> {
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         self.store.list_departments().await
     }
 
@@ -797,8 +838,21 @@ impl App {
         Ok(department)
     }
 
+    /// Queue ids to names, for showing a ticket's queue by name (the REST shim). Reference
+    /// data only, so no access check; answered after a change has committed, so a failure
+    /// leaves the names out (callers show the id) rather than failing the call.
+    pub async fn queue_names(&self) -> std::collections::HashMap<String, String> {
+        match self.store.list_queues().await {
+            Ok(queues) => queues.into_iter().map(|q| (q.id, q.name)).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "queue names unavailable; showing queue ids");
+                Default::default()
+            }
+        }
+    }
+
     pub async fn list_queues(&self, principal: &Principal) -> Result<Vec<Queue>> {
-        self.access(principal).await?;
+        self.reference_access(principal).await?;
         self.store.list_queues().await
     }
 
@@ -985,7 +1039,11 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
             v.optional_id("department", department);
             v.optional_id("to_agent", to_agent);
             if department.is_empty() && to_agent.is_empty() {
-                v.add("department", "department or to_agent is required");
+                v.add(
+                    "department",
+                    "department or to_agent is required (this server has no \
+                     --default-escalation-department)",
+                );
             }
             v.text("status_reason", status_reason, MAX_TEXT_LEN);
             v.text("resolution_reason", resolution_reason, MAX_TEXT_LEN);

@@ -293,7 +293,8 @@ pub fn apply(
         }
         Transition::CloseRoom { reason } => {
             if ticket.metadata.chat_room_closed {
-                return Err(refuse(ticket, "has its room closed already"));
+                // Closing a closed room again changes nothing (a retry after a lost reply).
+                return Ok(Vec::new());
             }
             ticket.metadata.chat_room_closed = true;
             clear_chat_timers(ticket);

@@ -561,15 +561,11 @@ impl TicketStore for SqliteStore {
             TicketKey::Id(id) => qb.push("t.id = ").push_bind(id.clone()),
             TicketKey::Number(number) => qb.push("t.number = ").push_bind(*number),
             TicketKey::ExternalId(id) => qb.push("t.external_id = ").push_bind(id.clone()),
-            // An id wins over another ticket's equal external id.
-            TicketKey::Reference(reference) => qb
-                .push("(t.id = ")
-                .push_bind(reference.clone())
-                .push(" OR t.external_id = ")
-                .push_bind(reference.clone())
-                .push(") ORDER BY t.id = ")
-                .push_bind(reference.clone())
-                .push(" DESC LIMIT 1"),
+            TicketKey::Reference(_) => {
+                return Err(Error::Internal(
+                    "the app resolves references to an id or an external id".into(),
+                ));
+            }
         };
         let row = qb.build().fetch_optional(&self.read).await?;
         row.as_ref().map(decode_ticket_row).transpose()

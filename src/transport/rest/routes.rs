@@ -9,7 +9,6 @@ use crate::domain::{Principal, Transition};
 use crate::error::{Error, Result};
 use axum::Json;
 use axum::extract::State;
-use std::collections::HashMap;
 use utoipa::{IntoResponses, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -147,25 +146,9 @@ pub fn routes() -> OpenApiRouter<RestState> {
         .routes(routes!(ccr_search))
 }
 
-/// Queue ids to names: REST shows a ticket's queue by name.
-async fn queue_names(state: &RestState, principal: &Principal) -> Result<HashMap<String, String>> {
-    Ok(state
-        .app
-        .list_queues(principal)
-        .await?
-        .into_iter()
-        .map(|q| (q.id, q.name))
-        .collect())
-}
-
 /// Seed 000's Ticket of `ticket`.
-async fn ticket_json(
-    state: &RestState,
-    principal: &Principal,
-    ticket: crate::domain::Ticket,
-) -> Result<Json<Ticket>> {
-    let queues = queue_names(state, principal).await?;
-    Ok(Json(Ticket::of(ticket, &queues)))
+async fn ticket_json(state: &RestState, ticket: crate::domain::Ticket) -> Json<Ticket> {
+    Json(Ticket::of(ticket, &state.app.queue_names().await))
 }
 
 /// Applies a lifecycle change to the ticket named by `{ticketID}` and answers with it.
@@ -179,7 +162,7 @@ async fn change(
         .app
         .change_ticket(&principal, TicketKey::Reference(ticket_id), 0, transition)
         .await?;
-    ticket_json(state, &principal, ticket).await
+    Ok(ticket_json(state, ticket).await)
 }
 
 /// Escalate a ticket to a department (seed 000, v2).
@@ -219,8 +202,9 @@ async fn escalate_v1(
     PathId(ticket_id): PathId,
     JsonBody(body): JsonBody<TicketEscalateParam>,
 ) -> Result<Json<Ticket>> {
+    // No department: the app's default one.
     let transition = Transition::Escalate {
-        department: state.app.default_escalation_department()?,
+        department: String::new(),
         to_agent: String::new(),
         status_reason: body.status_reason,
         resolution_reason: body.resolution_reason,
@@ -358,11 +342,12 @@ async fn close_room(
     Ok(Json(Empty {}))
 }
 
-fn picked_now() -> Transition {
-    Transition::Update(TicketPatch {
+/// Picked now: the server's time.
+fn picked_now() -> TicketPatch {
+    TicketPatch {
         picked_at: Some(Stamp::Now),
         ..TicketPatch::default()
-    })
+    }
 }
 
 /// Stamp the ticket's picked time with the server's time.
@@ -379,7 +364,12 @@ async fn picked_time(
 ) -> Result<Json<Empty>> {
     state
         .app
-        .change_ticket(&principal, TicketKey::Reference(ticket_id), 0, picked_now())
+        .change_ticket(
+            &principal,
+            TicketKey::Reference(ticket_id),
+            0,
+            Transition::Update(picked_now()),
+        )
         .await?;
     Ok(Json(Empty {}))
 }
@@ -400,7 +390,7 @@ async fn get_ticket(
         .app
         .get_ticket(&principal, TicketKey::Reference(ticket_id))
         .await?;
-    ticket_json(&state, &principal, ticket).await
+    Ok(ticket_json(&state, ticket).await)
 }
 
 /// Update one thing of a ticket, as `type` says.
@@ -421,7 +411,7 @@ async fn update_ticket(
         TicketUpdateType::CloseChatRoom => {
             let key = TicketKey::Reference(ticket_id);
             let ticket = state.app.close_ticket_room(&principal, key, "").await?;
-            return ticket_json(&state, &principal, ticket).await;
+            return Ok(ticket_json(&state, ticket).await);
         }
         TicketUpdateType::UpdateCcr => TicketPatch {
             ccr: Some(
@@ -442,10 +432,7 @@ async fn update_ticket(
             first_response_at: Some(Stamp::Now),
             ..TicketPatch::default()
         },
-        TicketUpdateType::UpdatePickedTime => TicketPatch {
-            picked_at: Some(Stamp::Now),
-            ..TicketPatch::default()
-        },
+        TicketUpdateType::UpdatePickedTime => picked_now(),
     };
     change(&state, principal, ticket_id, Transition::Update(patch)).await
 }
@@ -473,7 +460,7 @@ async fn history(
             query.page_size.unwrap_or(0),
         )
         .await?;
-    let queues = queue_names(&state, &principal).await?;
+    let queues = state.app.queue_names().await;
     Ok(Json(TicketHistoryResponse {
         list: page
             .tickets
