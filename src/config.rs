@@ -310,6 +310,9 @@ pub struct TokenArgs {
     /// Lifetime, e.g. `30m`, `1h`, `7d`.
     #[arg(long, default_value = "1h")]
     pub ttl: String,
+    /// For a service token: agent roles above `agent` it may act for (`supervisor,admin`).
+    #[arg(long, value_delimiter = ',')]
+    pub act: Vec<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]

@@ -117,7 +117,21 @@ async fn run(cli: Cli) -> Result<()> {
             })?;
             let ttl = parse_ttl(&args.ttl)?;
             let authenticator = args.secret.authenticator(&args.database.database_url)?;
-            let token = authenticator.mint(&args.sub, role, SystemClock.now().timestamp(), ttl)?;
+            let act = args
+                .act
+                .iter()
+                .map(|r| {
+                    Role::parse(r.trim())
+                        .ok_or_else(|| Error::invalid("act", "must list supervisor or admin"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let token = authenticator.mint_acting(
+                &args.sub,
+                role,
+                &act,
+                SystemClock.now().timestamp(),
+                ttl,
+            )?;
             println!("{token}");
             Ok(())
         }

@@ -148,6 +148,7 @@ pub async fn start(
             app.clone(),
             authenticator,
             limits.max_rest_body_bytes,
+            limits.request_timeout,
         ));
     // grpc-web applies to the gRPC routes only: tonic-web refuses plain HTTP/1.1 requests.
     let mut router = grpc
@@ -424,7 +425,9 @@ async fn observe(request: Request, next: Next) -> Response {
         Some(code) => code.to_string(),
         None => response.status().as_u16().to_string(),
     };
-    let failed = grpc_status.is_some_and(|code| code != 0) || response.status().is_server_error();
+    // Any non-OK gRPC code is a failed call; so is any other answer of 400 and above.
+    let failed = grpc_status.is_some_and(|code| code != 0)
+        || (grpc_status.is_none() && response.status().as_u16() >= 400);
     let elapsed = start.elapsed();
     metrics::counter!("casework_requests_total", "method" => method.clone()).increment(1);
     if failed {

@@ -157,8 +157,8 @@ fn assert_ticket_000(rest: &Value, grpc: &pb::Ticket) {
     assert_eq!(rest["createdAt"], json!(unix(&grpc.created_at)));
     assert_eq!(
         rest["queue"],
-        json!(grpc.queue),
-        "queue names equal ids here"
+        json!(queue_name(&grpc.queue)),
+        "the queue's name"
     );
     assert_eq!(rest["channel"], json!(grpc.channel));
     assert!(rest["content"].is_object());
@@ -226,6 +226,15 @@ fn assert_ticket_000(rest: &Value, grpc: &pb::Ticket) {
     );
 }
 
+/// The names `start` gives the seeded queues (ids differ, so REST must show names).
+fn queue_name(id: &str) -> &'static str {
+    match id {
+        QUEUE => "Chat Singapore",
+        OTHER_QUEUE => "Email Singapore",
+        other => panic!("no such queue {other}"),
+    }
+}
+
 async fn start() -> TestServer {
     let server = TestServer::start_configured(
         AppConfig {
@@ -241,6 +250,18 @@ async fn start() -> TestServer {
         .replace_taxonomy(nodes, false)
         .await
         .expect("taxonomy");
+    let mut admin = server.admin().await;
+    for id in [QUEUE, OTHER_QUEUE] {
+        let request = admin.req(pb::UpsertQueueRequest {
+            queue: Some(pb::Queue {
+                id: id.into(),
+                name: queue_name(id).into(),
+                language: "en".into(),
+                default_sla_seconds: 900,
+            }),
+        });
+        admin.client.upsert_queue(request).await.expect("queue");
+    }
     server
 }
 
@@ -457,7 +478,7 @@ async fn ticket_detail_routes_match_seed_000_and_grpc() {
         )
         .await;
     assert_eq!(transferred["status"], json!("CREATED"));
-    assert_eq!(transferred["queue"], json!(OTHER_QUEUE));
+    assert_eq!(transferred["queue"], json!("Email Singapore"));
     assert_eq!(transferred["Assignee"], json!(""));
     admin.assign(&ticket.id, SUPERVISOR).await.expect("assign");
     let supervisor = Rest::as_role(&server, SUPERVISOR, Role::Supervisor);
@@ -498,12 +519,12 @@ async fn ticket_detail_routes_match_seed_000_and_grpc() {
     let resolution = now.resolution.as_ref().expect("resolution");
     assert_eq!(resolution.status, pb::ResolutionStatus::Refunded as i32);
     assert_ticket_000(&closed, &now);
-    // Without a resolution: NO_ACTION.
+    // Without a body at all (old clients send none): NO_ACTION.
     let closed = admin_rest(&server)
         .ok(
             Method::POST,
             &format!("/v1/tickets/{}/close", other.id),
-            Some(json!({})),
+            None,
         )
         .await;
     assert_eq!(closed["status"], json!("CLOSED"));
@@ -574,8 +595,8 @@ async fn reference_routes_match_seed_000() {
     assert_eq!(
         queues,
         json!({"list": [
-            {"id": QUEUE, "name": QUEUE, "language": "en"},
-            {"id": OTHER_QUEUE, "name": OTHER_QUEUE, "language": "en"},
+            {"id": QUEUE, "name": "Chat Singapore", "language": "en"},
+            {"id": OTHER_QUEUE, "name": "Email Singapore", "language": "en"},
         ]})
     );
 
@@ -743,8 +764,19 @@ async fn chat_ticket_routes_match_seed_001() {
         .count();
     assert_eq!(chat_closed, 1, "closing twice writes one CHAT_CLOSED");
 
-    // Closed tickets leave the list; offline answers AgentStatusInfo.
+    // Oldest first; closed tickets leave the list.
+    server.clock.advance(chrono::Duration::seconds(1));
+    let newer = admin.create(new_ticket("cust-10")).await.expect("create");
+    let mine = agent.ok(Method::GET, "/v1/tickets", None).await;
+    let ids: Vec<&str> = mine
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![ticket.id.as_str(), newer.id.as_str()]);
     admin.close(&ticket.id).await.expect("close");
+    admin.close(&newer.id).await.expect("close");
     assert_eq!(agent.ok(Method::GET, "/v1/tickets", None).await, json!([]));
     let offline = agent.ok(Method::PUT, "/v1/offline", None).await;
     assert_eq!(offline, json!({"id": AGENT, "status": "offline"}));
@@ -773,12 +805,155 @@ async fn acting_for_an_agent() {
         .get("/v1/info")
         .await;
     assert_error(status, &body, 403, "forbidden");
-    let (status, body) = Rest::new(&server, Some(service))
+    let (status, body) = Rest::new(&server, Some(service.clone()))
         .with_header("X-Agent-User-ID", AGENT)
         .with_header("X-Agent-ID", OTHER_AGENT)
         .get("/v1/info")
         .await;
     assert_error(status, &body, 400, "bad request");
+    // Without a token, 401 comes first whatever the other headers say.
+    let (status, body) = Rest::new(&server, None)
+        .with_header("X-Agent-User-ID", AGENT)
+        .with_header("X-Agent-ID", OTHER_AGENT)
+        .get("/v1/info")
+        .await;
+    assert_error(status, &body, 401, "not authorize");
+
+    // A plain service token acts for agents, never for supervisors or admins...
+    for (who, role) in [(SUPERVISOR, "supervisor"), (ADMIN, "admin")] {
+        let (status, body) = Rest::new(&server, Some(service.clone()))
+            .with_header("X-Agent-ID", who)
+            .get("/v1/info")
+            .await;
+        assert_error(status, &body, 403, "forbidden");
+        assert!(body.to_string().contains(role), "{body}");
+    }
+    // ...unless its token lists them (`casework token --act supervisor,admin`).
+    let trusted = server
+        .auth
+        .mint_acting(
+            "svc-trusted",
+            Role::Service,
+            &[Role::Supervisor, Role::Admin],
+            chrono::Utc::now().timestamp(),
+            3600,
+        )
+        .expect("token");
+    for who in [SUPERVISOR, ADMIN] {
+        let info = Rest::new(&server, Some(trusted.clone()))
+            .with_header("X-Agent-ID", who)
+            .ok(Method::GET, "/v1/info", None)
+            .await;
+        assert_eq!(info["id"], json!(who));
+    }
+    let only_supervisors = server
+        .auth
+        .mint_acting(
+            "svc-floor",
+            Role::Service,
+            &[Role::Supervisor],
+            chrono::Utc::now().timestamp(),
+            3600,
+        )
+        .expect("token");
+    let (status, body) = Rest::new(&server, Some(only_supervisors))
+        .with_header("X-Agent-ID", ADMIN)
+        .get("/v1/info")
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+}
+
+/// A ticket or room the caller may not see reads exactly like a missing one, naming only what
+/// the caller sent; customers read no reference data.
+#[tokio::test]
+async fn hidden_reads_like_missing() {
+    let server = start().await;
+    let ticket = rich_ticket(&server, "cust1-ext").await;
+    let room = ticket.metadata.as_ref().expect("m").room_id.clone();
+    let stranger = Rest::as_role(&server, "cust-2", Role::Customer);
+    for (path, named) in [
+        ("/v1/tickets/cust1-ext".to_string(), "cust1-ext"),
+        (format!("/v1/tickets/{}", ticket.id), ticket.id.as_str()),
+        ("/v1/tickets/no-such-ticket".to_string(), "no-such-ticket"),
+    ] {
+        let (status, body) = stranger.get(&path).await;
+        assert_error(status, &body, 404, "not found");
+        assert_eq!(
+            body["errors"][0]["detail"],
+            json!(format!("ticket {named} not found"))
+        );
+    }
+    let (status, body) = stranger
+        .send(Method::DELETE, &format!("/v1/rooms/{room}"), None)
+        .await;
+    assert_error(status, &body, 404, "not found");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        json!(format!("room {room} not found"))
+    );
+    assert!(!body.to_string().contains(&ticket.id), "{body}");
+
+    // An agent outside the ticket's queue: 403, without the id it did not send.
+    server
+        .app
+        .store()
+        .upsert_agent(&casework::domain::Agent {
+            id: "outsider@example.com".into(),
+            name: "Outsider".into(),
+            role: casework::domain::AgentRole::Agent,
+            status: "offline".into(),
+            status_alias: "Offline".into(),
+            last_login_at: None,
+            status_updated_at: None,
+            queues: vec![OTHER_QUEUE.into()],
+            languages: vec![],
+            max_concurrent: 5,
+        })
+        .await
+        .expect("agent");
+    let (status, body) = Rest::as_role(&server, "outsider@example.com", Role::Agent)
+        .get("/v1/tickets/cust1-ext")
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    assert!(!body.to_string().contains(&ticket.id), "{body}");
+
+    // The ticket's own customer reads it; reference data is not for customers.
+    let owner = Rest::as_role(&server, "cust-1", Role::Customer);
+    owner.ok(Method::GET, "/v1/tickets/cust1-ext", None).await;
+    for path in [
+        "/v1/transfer/queues",
+        "/v2/escalation/departments",
+        "/v1/statuses",
+        "/v1/resolution-statuses",
+        "/v1/ccr?lang=en",
+        "/v1/ccr/search?q=late",
+    ] {
+        let (status, body) = owner.get(path).await;
+        assert_error(status, &body, 403, "forbidden");
+    }
+}
+
+/// Retries racing each other: two DELETEs of one room both succeed, one CHAT_CLOSED.
+#[tokio::test]
+async fn racing_room_closes_are_both_200() {
+    let server = start().await;
+    let ticket = rich_ticket(&server, "race-1").await;
+    let room = ticket.metadata.as_ref().expect("m").room_id.clone();
+    let agent = Rest::as_role(&server, AGENT, Role::Agent);
+    let path = format!("/v1/rooms/{room}");
+    let closes: Vec<_> = (0..8)
+        .map(|_| agent.send(Method::DELETE, &path, None))
+        .collect();
+    for (status, body) in futures::future::join_all(closes).await {
+        assert_eq!((status, body), (200, json!({})));
+    }
+    let mut admin = server.admin().await;
+    let events = admin.events(&ticket.id).await.expect("events");
+    let closed = events
+        .iter()
+        .filter(|e| e.r#type == pb::TicketEventType::ChatClosed as i32)
+        .count();
+    assert_eq!(closed, 1);
 }
 
 /// Every route: 401 without a token, 405 with a wrong method; body routes: 415 and 413.
@@ -875,6 +1050,10 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
     assert_error(status, &body, 404, "not found");
     let (status, body) = agent.get("/ticket-detail/v9/tickets").await;
     assert_error(status, &body, 404, "not found");
+    for method in [Method::GET, Method::POST, Method::DELETE] {
+        let (status, body) = agent.send(method, "/anything", None).await;
+        assert_error(status, &body, 404, "not found");
+    }
 
     // Route-specific failures: (caller, method, path, body, status, title, detail naming).
     let customer = Rest::as_role(&server, "cust-1", Role::Customer);
@@ -1370,32 +1549,43 @@ async fn openapi_describes_every_route() {
     let (status, doc) = Rest::new(&server, None).get("/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], json!("3.1.0"));
-    let paths = keys(&doc["paths"]);
+    // Every route of DESIGN.md §5 with exactly its methods.
+    let expected: Vec<(&str, &[&str])> = vec![
+        ("/v2/tickets/{ticketID}/escalate", &["post"]),
+        ("/v2/escalation/departments", &["get"]),
+        ("/v1/info", &["get"]),
+        ("/v1/tickets", &["get"]),
+        ("/v1/online", &["put"]),
+        ("/v1/offline", &["put"]),
+        ("/v1/status", &["put"]),
+        ("/v1/rooms/{roomID}", &["delete"]),
+        ("/v1/tickets/{ticketID}/pickedTime", &["put"]),
+        ("/v1/statuses", &["get"]),
+        ("/v1/tickets/{ticketID}", &["get", "put"]),
+        ("/v1/tickets/{ticketID}/history", &["get"]),
+        ("/v1/tickets/{ticketID}/close", &["post"]),
+        ("/v1/tickets/{ticketID}/escalate", &["post"]),
+        ("/v1/tickets/{ticketID}/reassign", &["post"]),
+        ("/v1/tickets/{ticketID}/transfer", &["post"]),
+        ("/v1/transfer/queues", &["get"]),
+        ("/v1/resolution-statuses", &["get"]),
+        ("/v1/ccr", &["get"]),
+        ("/v1/ccr/search", &["get"]),
+    ];
     assert_eq!(
-        paths,
-        set(&[
-            "/v2/tickets/{ticketID}/escalate",
-            "/v2/escalation/departments",
-            "/v1/info",
-            "/v1/tickets",
-            "/v1/online",
-            "/v1/offline",
-            "/v1/status",
-            "/v1/rooms/{roomID}",
-            "/v1/tickets/{ticketID}/pickedTime",
-            "/v1/statuses",
-            "/v1/tickets/{ticketID}",
-            "/v1/tickets/{ticketID}/history",
-            "/v1/tickets/{ticketID}/close",
-            "/v1/tickets/{ticketID}/escalate",
-            "/v1/tickets/{ticketID}/reassign",
-            "/v1/tickets/{ticketID}/transfer",
-            "/v1/transfer/queues",
-            "/v1/resolution-statuses",
-            "/v1/ccr",
-            "/v1/ccr/search",
-        ])
+        keys(&doc["paths"]),
+        expected.iter().map(|(p, _)| p.to_string()).collect()
     );
+    for (path, methods) in &expected {
+        assert_eq!(keys(&doc["paths"][path]), set(methods), "{path}");
+    }
+    // The same document under the seeds' base paths.
+    for base in ["/ticket-detail", "/cs-chat-ticket"] {
+        let (status, again) = Rest::new(&server, None)
+            .get(&format!("{base}/openapi.json"))
+            .await;
+        assert_eq!((status, &again), (200, &doc));
+    }
     let schemas = keys(&doc["components"]["schemas"]);
     for name in [
         "Ticket",
@@ -1430,4 +1620,47 @@ async fn openapi_describes_every_route() {
     ] {
         assert!(schemas.contains(name), "schema {name} missing: {schemas:?}");
     }
+}
+
+/// The default escalation department applies to every escalation that names neither a
+/// department nor a person (gRPC too), and an unknown one stops the server from starting.
+#[tokio::test]
+async fn the_default_escalation_department() {
+    let server = start().await;
+    server
+        .app
+        .check_default_escalation_department()
+        .await
+        .expect("the configured department exists");
+    let ticket = rich_ticket(&server, "esc-1").await;
+    let mut agent = server.tickets(AGENT, Role::Agent).await;
+    let request = agent.req(pb::EscalateTicketRequest {
+        ticket_id: ticket.id.clone(),
+        status_reason: "partner issue".into(),
+        ..Default::default()
+    });
+    let escalated = agent
+        .client
+        .escalate_ticket(request)
+        .await
+        .expect("escalate")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    assert_eq!(escalated.escalation.expect("e").department, DEPARTMENT);
+
+    let misconfigured = TestServer::start_configured(
+        AppConfig {
+            default_escalation_department: Some("nowhere".into()),
+            ..AppConfig::default()
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let error = misconfigured
+        .app
+        .check_default_escalation_department()
+        .await
+        .expect_err("unknown department");
+    assert!(error.to_string().contains("default_escalation_department"));
 }

@@ -88,12 +88,22 @@ async fn preflight(
         .map(|v| v.to_str().expect("ascii").to_string());
     if allowed.is_some() {
         assert!(response.status().is_success(), "{response:?}");
-        let methods = response
-            .headers()
-            .get("access-control-allow-methods")
-            .map(|v| v.to_str().expect("ascii").to_lowercase())
-            .unwrap_or_default();
+        let allowed = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().expect("ascii").to_lowercase())
+                .unwrap_or_default()
+        };
+        let methods = allowed("access-control-allow-methods");
         assert!(methods.contains(&method.to_lowercase()), "{methods}");
+        let allowed_headers = allowed("access-control-allow-headers");
+        for header in headers.split(',') {
+            assert!(
+                allowed_headers.split(',').any(|h| h.trim() == header),
+                "{header} not in {allowed_headers}"
+            );
+        }
     }
     allowed
 }

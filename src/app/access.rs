@@ -21,14 +21,24 @@ impl App {
             Principal::Customer { id, .. } => (Role::Customer, Scope::Customer(id.clone())),
             Principal::Agent { id, role, via } => {
                 let agent = self.store.get_agent(id).await?;
-                let role = match (via, &agent) {
-                    (None, _) => *role,
-                    (Some(_), Some(agent)) => match agent.role {
-                        AgentRole::Agent => Role::Agent,
-                        AgentRole::Supervisor => Role::Supervisor,
-                        AgentRole::Admin => Role::Admin,
-                    },
-                    (Some(_), None) => Role::Agent,
+                // The stored agent's current role decides on every call, so a demotion takes
+                // effect at once; an agent without a record keeps its token's role (and,
+                // with no queues, sees nothing but what is assigned to it).
+                let stored = agent.as_ref().map(|agent| match agent.role {
+                    AgentRole::Agent => Role::Agent,
+                    AgentRole::Supervisor => Role::Supervisor,
+                    AgentRole::Admin => Role::Admin,
+                });
+                let role = match (via, stored) {
+                    (None, stored) => stored.unwrap_or(*role),
+                    // A service acts for supervisors and admins only if its token says so.
+                    (Some(_), Some(stored)) if rank(stored) > rank(*role) => {
+                        return Err(Error::PermissionDenied(format!(
+                            "this service token may not act for a {}",
+                            stored.as_str()
+                        )));
+                    }
+                    (Some(_), stored) => stored.unwrap_or(Role::Agent),
                 };
                 let scope = if role == Role::Admin {
                     Scope::All
@@ -58,6 +68,15 @@ impl App {
             "read reference data",
         )?;
         Ok(access)
+    }
+}
+
+/// Agent roles in order of what they may do.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Supervisor => 2,
+        Role::Admin => 3,
+        _ => 1,
     }
 }
 

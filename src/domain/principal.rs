@@ -35,7 +35,8 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// An agent, supervisor or admin — directly, or through a service acting for it
-    /// (`via` names the service; the agent's role then comes from the agent record).
+    /// (`via` names the service). The stored agent's role decides; `role` is the token's
+    /// role, or for a service the highest agent role its token may act for.
     Agent {
         id: String,
         role: Role,

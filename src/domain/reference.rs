@@ -25,6 +25,12 @@ pub enum ResolutionStatus {
 }
 
 impl ResolutionStatus {
+    pub const ALL: [ResolutionStatus; 3] = [
+        ResolutionStatus::NoAction,
+        ResolutionStatus::Refunded,
+        ResolutionStatus::CustomerLeftChat,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResolutionStatus::NoAction => "NO_ACTION",
@@ -34,13 +40,7 @@ impl ResolutionStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            ResolutionStatus::NoAction,
-            ResolutionStatus::Refunded,
-            ResolutionStatus::CustomerLeftChat,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 }
 

@@ -74,6 +74,8 @@ pub enum LinkIdType {
 }
 
 impl LinkIdType {
+    pub const ALL: [LinkIdType; 2] = [LinkIdType::Salesforce, LinkIdType::Pandacare];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LinkIdType::Salesforce => "SALESFORCE",
@@ -91,6 +93,12 @@ pub enum LinkCategory {
 }
 
 impl LinkCategory {
+    pub const ALL: [LinkCategory; 3] = [
+        LinkCategory::Escalated,
+        LinkCategory::Refunded,
+        LinkCategory::RefundPartial,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LinkCategory::Escalated => "ESCALATED",

@@ -11,6 +11,10 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub iat: i64,
+    /// For `service` tokens: the roles above `agent` it may act for (`supervisor`,
+    /// `admin`); without them it acts only for agents and customers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub act: Vec<String>,
 }
 
 /// Verifies tokens (HS256 secret, or an EdDSA/RS256 public key) and mints them (HS256).
@@ -68,6 +72,31 @@ impl Authenticator {
 
     /// Signs a token for `sub` with `role`, valid for `ttl` from `now` (unix seconds).
     pub fn mint(&self, sub: &str, role: Role, now: i64, ttl_seconds: i64) -> Result<String> {
+        self.mint_acting(sub, role, &[], now, ttl_seconds)
+    }
+
+    /// `mint` for a service token that may also act for the agent roles in `act`
+    /// (`Supervisor`, `Admin`).
+    pub fn mint_acting(
+        &self,
+        sub: &str,
+        role: Role,
+        act: &[Role],
+        now: i64,
+        ttl_seconds: i64,
+    ) -> Result<String> {
+        if !act.is_empty() && role != Role::Service {
+            return Err(Error::invalid("act", "only service tokens act for others"));
+        }
+        if let Some(other) = act
+            .iter()
+            .find(|r| !matches!(r, Role::Supervisor | Role::Admin))
+        {
+            return Err(Error::invalid(
+                "act",
+                format!("must list supervisor or admin, not {}", other.as_str()),
+            ));
+        }
         let key = self.encoding.as_ref().ok_or_else(|| {
             Error::FailedPrecondition("tokens can only be minted with an HS256 secret".into())
         })?;
@@ -76,6 +105,7 @@ impl Authenticator {
             role: role.as_str().to_string(),
             exp: now + ttl_seconds,
             iat: now,
+            act: act.iter().map(|r| r.as_str().to_string()).collect(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
             .map_err(|e| Error::Internal(format!("token signing: {e}")))
@@ -150,9 +180,16 @@ impl Authenticator {
                     "cannot be combined with x-customer-id",
                 ));
             }
+            // `role` is the highest agent role this token may act for.
             (Some(agent), None) => Principal::Agent {
                 id: acting("x-agent-user-id", agent)?,
-                role: Role::Agent,
+                role: if claims.act.iter().any(|r| r == "admin") {
+                    Role::Admin
+                } else if claims.act.iter().any(|r| r == "supervisor") {
+                    Role::Supervisor
+                } else {
+                    Role::Agent
+                },
                 via: Some(claims.sub),
             },
             (None, Some(customer)) => Principal::Customer {

@@ -1,15 +1,14 @@
 //! The agent console: a single page (`web/`, built with esbuild) that talks grpc-web to this
 //! same port. Its bundle is embedded at compile time, so the binary needs no files beside it;
 //! `--console-dir` serves a directory instead while the console is being worked on.
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The bundle's files: (name, content type, embedded bytes).
-const FILES: &[(&str, &str, &[u8])] = &[
+/// The bundle's files; the first is the page served at `/`.
+const FILES: &[File] = &[
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -27,27 +26,31 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// Routes `/` and the bundle's files; `dir` (when set) is read at each request instead.
+/// Routes `/` and each of the bundle's files by name; `dir` (when set) is read at each
+/// request instead of the embedded bundle.
 pub fn router(dir: Option<PathBuf>) -> axum::Router {
-    axum::Router::new()
-        .route(
-            "/",
-            get(|state| file(state, Path("index.html".to_string()))),
-        )
-        .route("/{name}", get(file))
-        .with_state(Arc::new(dir))
+    let dir = Arc::new(dir);
+    let mut router = axum::Router::new();
+    for (path, entry) in std::iter::once(("/".to_string(), &FILES[0]))
+        .chain(FILES.iter().map(|entry| (format!("/{}", entry.0), entry)))
+    {
+        let dir = dir.clone();
+        router = router.route(&path, get(move || file(dir, entry)));
+    }
+    router
 }
 
-async fn file(State(dir): State<Arc<Option<PathBuf>>>, Path(name): Path<String>) -> Response {
-    let Some((name, content_type, embedded)) = FILES.iter().find(|(n, _, _)| *n == name) else {
-        return crate::transport::rest::not_found().into_response();
-    };
+/// One file of the bundle: (name, content type, embedded bytes).
+type File = (&'static str, &'static str, &'static [u8]);
+
+async fn file(dir: Arc<Option<PathBuf>>, entry: &'static File) -> Response {
+    let (name, content_type, embedded) = *entry;
     let body = match dir.as_ref() {
         Some(dir) => match tokio::fs::read(dir.join(name)).await {
             Ok(bytes) => bytes,
             Err(error) => {
                 tracing::warn!(%error, name, "console file unreadable");
-                return StatusCode::NOT_FOUND.into_response();
+                return crate::transport::rest::not_found();
             }
         },
         None => embedded.to_vec(),

@@ -18,19 +18,31 @@ impl FromRequestParts<RestState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &RestState) -> Result<Self, Error> {
-        let header = |name: &str| -> Result<Option<&str>, Error> {
+        let authorization = parts
+            .headers
+            .get("authorization")
+            .map(|value| {
+                value.to_str().map_err(|_| {
+                    Error::Unauthenticated("authorization must be printable ASCII".into())
+                })
+            })
+            .transpose()?;
+        // The token first: a caller without one hears 401 whatever else it sent.
+        state.auth.principal(authorization, None, None)?;
+        let header = |name: &'static str| -> Result<Option<(&'static str, &str)>, Error> {
             parts
                 .headers
                 .get(name)
                 .map(|value| {
                     value
                         .to_str()
+                        .map(|value| (name, value))
                         .map_err(|_| Error::invalid(name, "must be printable ASCII"))
                 })
                 .transpose()
         };
         let agent = match (header("x-agent-user-id")?, header("x-agent-id")?) {
-            (Some(a), Some(b)) if a.trim() != b.trim() => {
+            (Some((_, a)), Some((_, b))) if a.trim() != b.trim() => {
                 return Err(Error::invalid(
                     "x-agent-id",
                     "names another agent than x-agent-user-id",
@@ -38,10 +50,25 @@ impl FromRequestParts<RestState> for Caller {
             }
             (a, b) => a.or(b),
         };
-        let principal =
-            state
-                .auth
-                .principal(header("authorization")?, agent, header("x-customer-id")?)?;
+        let customer = header("x-customer-id")?.map(|(_, id)| id);
+        let principal = state
+            .auth
+            .principal(authorization, agent.map(|(_, id)| id), customer)
+            .map_err(|error| match (error, agent) {
+                // Name the header the client actually sent.
+                (Error::InvalidArgument(violations), Some((sent, _))) => Error::InvalidArgument(
+                    violations
+                        .into_iter()
+                        .map(|mut v| {
+                            if v.field == "x-agent-user-id" {
+                                v.field = sent.to_string();
+                            }
+                            v
+                        })
+                        .collect(),
+                ),
+                (error, _) => error,
+            })?;
         Ok(Caller(principal))
     }
 }
@@ -55,21 +82,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let json = request
+        let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return Err(error_response(
+            .map(|value| value.to_str().unwrap_or_default().to_string());
+        let json = content_type.as_deref().is_some_and(|value| {
+            let mime = value.split(';').next().unwrap_or_default();
+            mime.trim().eq_ignore_ascii_case("application/json")
+        });
+        let unsupported = || {
+            error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Some("the body must be application/json".into()),
-            ));
+            )
+        };
+        if content_type.is_some() && !json {
+            return Err(unsupported());
         }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| error_response(rejection.status(), Some(rejection.body_text())))?;
+        // No body at all reads as `{}`: old clients send none where every field is optional.
+        let bytes = match (bytes.is_empty(), json) {
+            (true, _) => axum::body::Bytes::from_static(b"{}"),
+            (false, true) => bytes,
+            (false, false) => return Err(unsupported()),
+        };
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|error| invalid(error.path().to_string(), error.inner().to_string()))?;

@@ -25,13 +25,23 @@ pub struct RestState {
 }
 
 /// The shim's routes at the root and under each base path, plus `/openapi.json`.
-pub fn router(app: App, auth: Arc<Authenticator>, max_body_bytes: usize) -> axum::Router {
+pub fn router(
+    app: App,
+    auth: Arc<Authenticator>,
+    max_body_bytes: usize,
+    request_timeout: std::time::Duration,
+) -> axum::Router {
     let (routes, openapi) = routes::routes().split_for_parts();
     let routes = routes
         .route_layer(axum::middleware::from_fn(label_route))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .with_state(RestState { app, auth });
-    let mut router = axum::Router::new()
+    // Past the server's own deadline tonic would answer in gRPC's terms (HTTP 200 with a
+    // grpc-status): REST answers 503 in the blueprint shape just before it.
+    let deadline = request_timeout
+        .saturating_sub(std::time::Duration::from_millis(250))
+        .max(std::time::Duration::from_millis(250));
+    let routes = routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -39,7 +49,19 @@ pub fn router(app: App, auth: Arc<Authenticator>, max_body_bytes: usize) -> axum
                 async move { Json(openapi) }
             }),
         )
-        .merge(routes.clone());
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        error_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Some("the call took too long; retry".into()),
+                        )
+                    },
+                ))
+                .timeout(deadline),
+        );
+    let mut router = routes.clone();
     for base in BASE_PATHS {
         router = router.nest(base, routes.clone());
     }

@@ -654,14 +654,15 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Empty {}
 
-/// Domain enums the blueprints spell as the domain does, described for the OpenAPI document.
+/// Domain enums the blueprints spell as the domain does (serde's names, `as_str`),
+/// described for the OpenAPI document from their `ALL` lists.
 macro_rules! string_enum_schema {
-    ($type:ty, $name:literal, [$($value:expr),+ $(,)?]) => {
+    ($type:ty, $name:literal) => {
         impl utoipa::PartialSchema for $type {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::schema::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .enum_values(Some([$($value.as_str()),+]))
+                    .enum_values(Some(<$type>::ALL.iter().map(|value| value.as_str())))
                     .into()
             }
         }
@@ -673,26 +674,25 @@ macro_rules! string_enum_schema {
     };
 }
 
-string_enum_schema!(
-    ResolutionStatus,
-    "ResolutionStatus",
-    [
-        ResolutionStatus::NoAction,
-        ResolutionStatus::Refunded,
-        ResolutionStatus::CustomerLeftChat,
-    ]
-);
-string_enum_schema!(
-    LinkIdType,
-    "TicketLinkIdType",
-    [LinkIdType::Salesforce, LinkIdType::Pandacare]
-);
-string_enum_schema!(
-    LinkCategory,
-    "TicketLinkCategory",
-    [
-        LinkCategory::Escalated,
-        LinkCategory::Refunded,
-        LinkCategory::RefundPartial,
-    ]
-);
+string_enum_schema!(ResolutionStatus, "ResolutionStatus");
+string_enum_schema!(LinkIdType, "TicketLinkIdType");
+string_enum_schema!(LinkCategory, "TicketLinkCategory");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the schema lists are the names serde writes.
+    #[test]
+    fn enum_schemas_spell_values_as_serde_does() {
+        for value in ResolutionStatus::ALL {
+            assert_eq!(serde_json::json!(value), value.as_str());
+        }
+        for value in LinkIdType::ALL {
+            assert_eq!(serde_json::json!(value), value.as_str());
+        }
+        for value in LinkCategory::ALL {
+            assert_eq!(serde_json::json!(value), value.as_str());
+        }
+    }
+}
