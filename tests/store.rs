@@ -1,10 +1,12 @@
 //! The SQLite store on a real file: group commit keeps each write's outcome its own, and what
 //! was acknowledged survives a reopen.
+use casework::app::write::{self, Created};
 use casework::clock::from_micros;
 use casework::domain::query::TicketKey;
 use casework::domain::{Customer, EventType, Metadata, NewEvent, Ticket, TicketStatus};
 use casework::error::Error;
-use casework::store::{self, Created};
+use casework::error::Result;
+use casework::store::{self, Store};
 use std::collections::HashSet;
 
 fn ticket(external_id: Option<String>) -> Ticket {
@@ -42,6 +44,18 @@ fn ticket(external_id: Option<String>) -> Ticket {
     }
 }
 
+/// Inserts a new ticket in a write of its own, as the app's CreateTicket does.
+async fn create(store: &std::sync::Arc<dyn Store>, ticket: Ticket) -> Result<Created> {
+    store
+        .write(move |tx| {
+            let ticket = ticket.clone();
+            Box::pin(
+                async move { write::insert_new(tx, ticket, "tester", created_event(), None).await },
+            )
+        })
+        .await
+}
+
 fn created_event() -> Vec<NewEvent> {
     let mut event = NewEvent::new(EventType::Created, serde_json::json!({}));
     event.version = 1;
@@ -63,9 +77,7 @@ async fn a_failing_write_in_a_batch_does_not_take_the_others_down() {
             format!("ext-{i}")
         };
         writes.push(tokio::spawn(async move {
-            store
-                .create_ticket(ticket(Some(external)), "tester", created_event(), None)
-                .await
+            create(&store, ticket(Some(external))).await
         }));
     }
     let (mut ok, mut duplicates) = (Vec::new(), 0);
@@ -118,15 +130,12 @@ async fn a_lone_failing_write_leaves_nothing_behind() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("lone.db").display());
     let store = store::connect(&url).await.expect("store");
-    let first = store
-        .create_ticket(ticket(Some("same".into())), "tester", created_event(), None)
+    let first = create(&store, ticket(Some("same".into())))
         .await
         .expect("first");
     assert!(matches!(first, Created::New(..)));
     // Alone in its batch (nothing else is writing), the duplicate fails as a whole.
-    let duplicate = store
-        .create_ticket(ticket(Some("same".into())), "tester", created_event(), None)
-        .await;
+    let duplicate = create(&store, ticket(Some("same".into()))).await;
     assert!(
         matches!(duplicate, Err(Error::AlreadyExists(_))),
         "{duplicate:?}"
@@ -136,13 +145,7 @@ async fn a_lone_failing_write_leaves_nothing_behind() {
         1,
         "its event was rolled back"
     );
-    let next = store
-        .create_ticket(
-            ticket(Some("other".into())),
-            "tester",
-            created_event(),
-            None,
-        )
+    let next = create(&store, ticket(Some("other".into())))
         .await
         .expect("the writer goes on");
     let Created::New(next, _) = next else {

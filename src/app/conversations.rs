@@ -4,6 +4,7 @@ use super::access::Access;
 use super::validate::{
     MAX_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
+use super::write::{self, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::{
     Attachment, AttachmentRef, Button, Message, Room, SenderType, render_with_buttons,
@@ -11,7 +12,6 @@ use crate::domain::conversation::{
 use crate::domain::query::{Cursor, CustomerKey, Reader, RoomKey, TicketKey};
 use crate::domain::{Principal, Role, Ticket, Transition};
 use crate::error::{Error, Result};
-use crate::store::MessageAdded;
 use tokio_stream::wrappers::ReceiverStream;
 
 pub const MAX_BUTTONS: usize = 20;
@@ -236,11 +236,7 @@ impl App {
             created_at: self.clock.now(),
             client_message_id: new.client_message_id,
         };
-        match self
-            .store
-            .add_message(message, &principal.actor(), self.config.chat_timers)
-            .await?
-        {
+        match self.add_message(message, principal.actor()).await? {
             MessageAdded::Duplicate(message) => Ok((message, true)),
             MessageAdded::New(message, event) => {
                 self.publish(std::slice::from_ref(&event));
@@ -273,14 +269,23 @@ impl App {
             created_at: self.clock.now(),
             client_message_id: Some(key),
         };
-        if let MessageAdded::New(_, event) = self
-            .store
-            .add_message(message, sender_id, self.config.chat_timers)
-            .await?
+        if let MessageAdded::New(_, event) =
+            self.add_message(message, sender_id.to_string()).await?
         {
             self.publish(std::slice::from_ref(&event));
         }
         Ok(())
+    }
+
+    /// Adds a message in one write (see `write::add_message`).
+    async fn add_message(&self, message: Message, actor: String) -> Result<MessageAdded> {
+        let timers = self.config.chat_timers;
+        self.store
+            .write(move |tx| {
+                let (message, actor) = (message.clone(), actor.clone());
+                Box::pin(async move { write::add_message(tx, message, &actor, &timers).await })
+            })
+            .await
     }
 
     /// A change the server makes on its own (first response, timers): no principal to
@@ -311,11 +316,7 @@ impl App {
                 Err(Error::FailedPrecondition(_)) => return Ok(None),
                 Err(other) => return Err(other),
             };
-            if let Some(events) = self
-                .store
-                .update_ticket(&ticket, previous, actor, events)
-                .await?
-            {
+            if let Some(events) = self.save(&ticket, previous, actor, events).await? {
                 self.publish(&events);
                 return Ok(Some(self.after_change(holder, ticket, None).await));
             }

@@ -10,6 +10,7 @@ mod routing;
 pub mod tickets;
 pub mod timers;
 pub mod validate;
+pub mod write;
 
 use crate::clock::Clock;
 use crate::domain::TicketEvent;

@@ -1,7 +1,7 @@
 //! Routing's one entry point. Every use case that may leave a ticket waiting or free an
 //! agent's capacity ends in [`App::after_change`]; status changes call [`App::fill`]. The
 //! choice itself is `domain::routing`, run by the store inside one write transaction.
-use super::App;
+use super::{App, write};
 use crate::domain::{Ticket, TicketStatus};
 use crate::error::Result;
 
@@ -18,11 +18,20 @@ impl App {
     ) -> Ticket {
         let mut current = ticket;
         if current.is_waiting() {
-            match self
+            let (ticket_id, now) = (current.id.clone(), self.clock.now());
+            let routed = self
                 .store
-                .route_ticket(&current.id, preferred, self.clock.now())
-                .await
-            {
+                .write(move |tx| {
+                    let (ticket_id, preferred) = (ticket_id.clone(), preferred.clone());
+                    Box::pin(async move {
+                        let Some(ticket) = tx.ticket_for_update(&ticket_id).await? else {
+                            return Ok(None);
+                        };
+                        write::route(tx, ticket, preferred.as_deref(), now).await
+                    })
+                })
+                .await;
+            match routed {
                 Ok(Some((routed, events))) => {
                     self.publish(&events);
                     current = routed;
@@ -46,7 +55,14 @@ impl App {
 
     /// Gives `agent_id` waiting tickets while it receives and has room.
     pub(crate) async fn fill(&self, agent_id: &str) -> Result<Vec<Ticket>> {
-        let routed = self.store.fill_agent(agent_id, self.clock.now()).await?;
+        let (agent_id, now) = (agent_id.to_string(), self.clock.now());
+        let routed = self
+            .store
+            .write(move |tx| {
+                let agent_id = agent_id.clone();
+                Box::pin(async move { write::fill(tx, &agent_id, now).await })
+            })
+            .await?;
         let mut tickets = Vec::with_capacity(routed.len());
         for (ticket, events) in routed {
             self.publish(&events);
@@ -83,13 +99,14 @@ impl App {
     /// Puts the agent's open tickets of the configured channels back in their queues and
     /// routes them to others.
     pub(crate) async fn requeue(&self, agent_id: &str) -> Result<()> {
+        let (agent_id, now) = (agent_id.to_string(), self.clock.now());
+        let channels = self.config.requeue_channels.clone();
         let routed = self
             .store
-            .requeue_agent(
-                agent_id,
-                self.config.requeue_channels.clone(),
-                self.clock.now(),
-            )
+            .write(move |tx| {
+                let (agent_id, channels) = (agent_id.clone(), channels.clone());
+                Box::pin(async move { write::requeue(tx, &agent_id, &channels, now).await })
+            })
             .await?;
         for (ticket, events) in routed {
             self.publish(&events);

@@ -4,6 +4,7 @@ use super::access::Access;
 use super::validate::{
     self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
+use super::write::{self, Created};
 use super::{App, paging};
 use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
@@ -15,7 +16,7 @@ use crate::domain::{
     ResolutionStatus, Role, Ticket, TicketEvent, TicketStatus, Transition, Vendor,
 };
 use crate::error::{Error, Result};
-use crate::store::{Created, IdempotencyKey};
+use crate::store::IdempotencyKey;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -355,11 +356,31 @@ impl App {
                 now,
             )?);
         }
-        let (ticket, created) = match self
+        let created = self
             .store
-            .create_ticket(ticket, &actor, events, idempotency)
-            .await?
-        {
+            .write(move |tx| {
+                let (ticket, actor) = (ticket.clone(), actor.clone());
+                let (events, idempotency) = (events.clone(), idempotency.clone());
+                Box::pin(async move {
+                    let created =
+                        write::insert_new(tx, ticket, &actor, events, idempotency.as_ref()).await?;
+                    // Routed in the same transaction: a new ticket never waits while a fitting
+                    // agent has room, and costs one commit.
+                    let Created::New(ticket, mut events) = created else {
+                        return Ok(created);
+                    };
+                    let now = ticket.created_at;
+                    Ok(match write::route(tx, ticket.clone(), None, now).await? {
+                        Some((routed, assigned)) => {
+                            events.extend(assigned);
+                            Created::New(routed, events)
+                        }
+                        None => Created::New(ticket, events),
+                    })
+                })
+            })
+            .await?;
+        let (ticket, created) = match created {
             Created::New(ticket, events) => {
                 self.publish(&events);
                 (ticket, true)
@@ -601,17 +622,21 @@ impl App {
                 // Nothing to change (e.g. closing a closed room): the ticket as it is.
                 return Ok((ticket, Vec::new()));
             }
-            let saved = match &capacity_of {
-                Some(agent) => {
-                    self.store
-                        .update_ticket_within_capacity(&ticket, previous, &actor, events, agent)
-                        .await?
-                }
-                None => {
-                    self.store
-                        .update_ticket(&ticket, previous, &actor, events)
-                        .await?
-                }
+            let saved = {
+                let (changed, actor, capacity_of) =
+                    (ticket.clone(), actor.clone(), capacity_of.clone());
+                self.store
+                    .write(move |tx| {
+                        let (ticket, actor) = (changed.clone(), actor.clone());
+                        let (events, capacity_of) = (events.clone(), capacity_of.clone());
+                        Box::pin(async move {
+                            if let Some(agent) = &capacity_of {
+                                write::check_capacity(tx, agent).await?;
+                            }
+                            write::save_change(tx, &ticket, previous, &actor, events).await
+                        })
+                    })
+                    .await?
             };
             match saved {
                 Some(events) => {

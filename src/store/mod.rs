@@ -11,15 +11,16 @@ use crate::domain::query::{
     CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter,
 };
-use crate::domain::timers::ChatTimers;
+use crate::domain::routing::AgentLoad;
 use crate::domain::{
     Agent, AgentStatus, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket,
     TicketEvent,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// An idempotency key for CreateTicket, scoped to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,44 +31,118 @@ pub struct IdempotencyKey {
     pub fingerprint: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Created {
-    New(Ticket, Vec<TicketEvent>),
-    /// The key was seen before with the same request: the ticket it created.
-    Replayed(Ticket),
+/// Who held a ticket and where it was before a change: stored on its events, so streams judge
+/// each event by where the ticket was then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Before {
+    pub assignee: Option<String>,
+    pub queue: String,
+}
+
+impl Before {
+    pub fn unchanged(ticket: &Ticket) -> Before {
+        Before {
+            assignee: ticket.assignee.clone(),
+            queue: ticket.queue.clone(),
+        }
+    }
+}
+
+/// The primitives every write is made of, inside one transaction, in domain types. They hold
+/// no rules: the closures in `app/` decide what to read and write (DESIGN.md §8).
+#[async_trait]
+pub trait Tx: Send {
+    /// The ticket, held for the rest of the transaction.
+    async fn ticket_for_update(&mut self, id: &str) -> Result<Option<Ticket>>;
+    /// The ticket an idempotency key created, with the fingerprint of that request.
+    async fn ticket_by_idempotency_key(
+        &mut self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(String, Ticket)>>;
+    /// Inserts a new ticket (and its tags, and the idempotency key); returns the number it
+    /// was given. A duplicate `external_id` is `AlreadyExists`.
+    async fn insert_ticket(
+        &mut self,
+        ticket: &Ticket,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<i64>;
+    /// Writes the ticket (and its tags) if the stored version is still `previous_version`:
+    /// who held it and where it was before, or `None` when another change won.
+    async fn save_ticket(
+        &mut self,
+        ticket: &Ticket,
+        previous_version: i64,
+    ) -> Result<Option<Before>>;
+    /// Appends events of `ticket` (as it is after them) at `at`; returns them with their ids.
+    async fn insert_events(
+        &mut self,
+        ticket: &Ticket,
+        before: &Before,
+        actor: &str,
+        at: Time,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<TicketEvent>>;
+    async fn insert_room(&mut self, room_id: &str, ticket: &Ticket) -> Result<()>;
+    /// Opens or closes the ticket's room (a no-op when it already is).
+    async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()>;
+    /// Records when the agent last got a ticket (routing's "longest idle").
+    async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()>;
+    /// Every agent with its load (or the one named), held for the rest of the transaction,
+    /// in id order.
+    async fn agent_loads_for_update(&mut self, agent_id: Option<&str>) -> Result<Vec<AgentLoad>>;
+    /// The waiting ticket of the agent's queues and languages with the highest priority,
+    /// then the oldest; held for the rest of the transaction.
+    async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>>;
+    /// Tickets assigned to the agent (status `ASSIGNED`), by number.
+    async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>>;
+    /// The message `sender_id` sent in the room with this client message id, if any.
+    async fn message_by_client_id(
+        &mut self,
+        room_id: &str,
+        sender_id: &str,
+        client_message_id: &str,
+    ) -> Result<Option<Message>>;
+    /// Appends a message to its room; returns its sequence number in the room.
+    async fn insert_message(&mut self, message: &Message) -> Result<i64>;
+}
+
+/// A write: a closure over the transaction primitives. `Fn`, so a backend may run it again
+/// when its transaction must be retried.
+pub type Work = Box<dyn for<'t> Fn(&'t mut dyn Tx) -> BoxFuture<'t, Result<()>> + Send + Sync>;
+
+impl dyn Store {
+    /// Runs `work` in one write transaction and returns its result once the commit is
+    /// durable; an error rolls back everything it wrote.
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut dyn Tx) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+    {
+        let result = Arc::new(Mutex::new(None));
+        let slot = result.clone();
+        let work = Arc::new(work);
+        self.run_write(Box::new(move |tx| {
+            let (work, slot) = (work.clone(), slot.clone());
+            Box::pin(async move {
+                let value = work(tx).await?;
+                *slot
+                    .lock()
+                    .map_err(|_| Error::Internal("write result lock".into()))? = Some(value);
+                Ok(())
+            })
+        }))
+        .await?;
+        let value = result
+            .lock()
+            .map_err(|_| Error::Internal("write result lock".into()))?
+            .take();
+        value.ok_or_else(|| Error::Internal("a write committed without a result".into()))
+    }
 }
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Inserts a new ticket (its `number` is assigned here) with its events and routes it if
-    /// it waits, in one transaction; honours the idempotency key.
-    async fn create_ticket(
-        &self,
-        ticket: Ticket,
-        actor: &str,
-        events: Vec<NewEvent>,
-        idempotency: Option<IdempotencyKey>,
-    ) -> Result<Created>;
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>>;
-    /// Writes `ticket` and its events in one transaction if the stored version is still
-    /// `previous_version`; `Ok(None)` when another change won.
-    async fn update_ticket(
-        &self,
-        ticket: &Ticket,
-        previous_version: i64,
-        actor: &str,
-        events: Vec<NewEvent>,
-    ) -> Result<Option<Vec<TicketEvent>>>;
-    /// `update_ticket` for an agent taking a ticket itself: refused with `FailedPrecondition`,
-    /// inside the same transaction, when `agent` already holds its capacity.
-    async fn update_ticket_within_capacity(
-        &self,
-        ticket: &Ticket,
-        previous_version: i64,
-        actor: &str,
-        events: Vec<NewEvent>,
-        agent: &str,
-    ) -> Result<Option<Vec<TicketEvent>>>;
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>>;
     async fn count_tickets(&self, filter: &TicketFilter, scope: &Scope, now: Time) -> Result<i64>;
     async fn queue_stats(&self, queue_id: &str, ticket_id: Option<&str>) -> Result<QueueStats>;
@@ -141,51 +216,10 @@ pub trait AgentStore: Send + Sync {
     async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()>;
 }
 
-/// A routing assignment or requeue, written with its events.
-pub type Routed = (Ticket, Vec<TicketEvent>);
-
-/// Routing runs inside one write transaction per call, so the choice and the change cannot
-/// race with other writers (DESIGN.md §3: never two agents on a ticket, never over capacity).
-#[async_trait]
-pub trait RoutingStore: Send + Sync {
-    /// If the ticket still waits, gives it to the agent `routing::choose_agent` picks.
-    async fn route_ticket(
-        &self,
-        ticket_id: &str,
-        preferred: Option<String>,
-        now: Time,
-    ) -> Result<Option<Routed>>;
-    /// While the agent receives and has room, gives it the best waiting ticket it fits.
-    async fn fill_agent(&self, agent_id: &str, now: Time) -> Result<Vec<Routed>>;
-    /// Puts the agent's assigned tickets of `channels` back in their queues (REQUEUED).
-    async fn requeue_agent(
-        &self,
-        agent_id: &str,
-        channels: Vec<String>,
-        now: Time,
-    ) -> Result<Vec<Routed>>;
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum MessageAdded {
-    New(Message, TicketEvent),
-    /// The sender's `client_message_id` was seen before: the message it created.
-    Duplicate(Message),
-}
-
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// The room, with `unread_count` for `reader`.
     async fn get_room(&self, key: &RoomKey, reader: &Reader) -> Result<Option<Room>>;
-    /// Appends a message (its `seq` is assigned here), applies `timers::on_message` to its
-    /// ticket (first response, chat timers; a change bumps the version) and writes the
-    /// MESSAGE_ADDED event, in one transaction; honours `client_message_id`.
-    async fn add_message(
-        &self,
-        message: Message,
-        actor: &str,
-        chat_timers: ChatTimers,
-    ) -> Result<MessageAdded>;
     /// Tickets with a chat timer due at `now`, oldest first.
     async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>>;
     /// Messages after (or, newest first, before) `cursor`; internal notes only if asked.
@@ -229,8 +263,11 @@ pub trait CcrStore: Send + Sync {
 /// The whole seam.
 #[async_trait]
 pub trait Store:
-    TicketStore + EventStore + ReferenceStore + AgentStore + RoutingStore + ConversationStore + CcrStore
+    TicketStore + EventStore + ReferenceStore + AgentStore + ConversationStore + CcrStore
 {
+    /// Runs `work` in one write transaction, answering after the commit is durable (see
+    /// `<dyn Store>::write`, which returns the closure's value).
+    async fn run_write(&self, work: Work) -> Result<()>;
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

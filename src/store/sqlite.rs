@@ -4,14 +4,14 @@ use super::filter::{
     push_event_scope, push_filter, push_order, push_scope, push_values, push_watch,
 };
 use super::{
-    AgentStore, CcrStore, Created, EventStore, IdempotencyKey, ReferenceStore, Routed,
-    RoutingStore, Store, TicketStore,
+    AgentStore, Before, CcrStore, EventStore, IdempotencyKey, ReferenceStore, Store, TicketStore,
+    Tx, Work,
 };
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::ccr::Ccr;
-use crate::domain::lifecycle::{self, Transition};
+use crate::domain::conversation::Message;
 use crate::domain::query::{QueueStats, Scope, TicketFilter, TicketKey, TicketQuery, WatchFilter};
-use crate::domain::routing::{self, AgentLoad};
+use crate::domain::routing::AgentLoad;
 use crate::domain::{
     Agent, AgentRole, AgentStatus, EscalationDepartment, EventType, NewEvent, Queue,
     ResolutionStatus, Ticket, TicketEvent,
@@ -297,21 +297,6 @@ fn ticket_columns<'q>(
         .bind(doc)
 }
 
-/// Who held a ticket and where it was before a change: stored on its events for streams.
-pub(super) struct Before {
-    pub assignee: Option<String>,
-    pub queue: String,
-}
-
-impl Before {
-    pub fn unchanged(ticket: &Ticket) -> Before {
-        Before {
-            assignee: ticket.assignee.clone(),
-            queue: ticket.queue.clone(),
-        }
-    }
-}
-
 pub(super) async fn insert_events(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
@@ -374,94 +359,195 @@ async fn insert_tags(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()>
     Ok(())
 }
 
-async fn insert_ticket(
-    conn: &mut SqliteConnection,
-    mut ticket: Ticket,
-    actor: String,
-    events: Vec<NewEvent>,
-    idempotency: Option<IdempotencyKey>,
-) -> Result<Created> {
-    if let Some(key) = &idempotency {
+/// The transaction primitives on the writer connection, inside the group commit's
+/// `BEGIN IMMEDIATE` (which already holds every row, so "for update" reads are plain reads).
+struct SqliteTx<'c> {
+    conn: &'c mut SqliteConnection,
+}
+
+#[async_trait]
+impl Tx for SqliteTx<'_> {
+    async fn ticket_for_update(&mut self, id: &str) -> Result<Option<Ticket>> {
+        load_ticket(self.conn, id).await
+    }
+
+    async fn ticket_by_idempotency_key(
+        &mut self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(String, Ticket)>> {
         let seen: Option<(String, String)> = sqlx::query_as(
             "SELECT i.fingerprint, t.doc FROM idempotency_keys i JOIN tickets t ON t.id = i.ticket_id \
              WHERE i.scope = ? AND i.key = ?",
         )
         .bind(&key.scope)
         .bind(&key.key)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *self.conn)
         .await?;
-        if let Some((fingerprint, doc)) = seen {
-            if fingerprint != key.fingerprint {
-                return Err(Error::AlreadyExists(
-                    "request_id was already used for a different request".into(),
-                ));
-            }
-            return Ok(Created::Replayed(decode_ticket(&doc)?));
-        }
+        seen.map(|(fingerprint, doc)| Ok((fingerprint, decode_ticket(&doc)?)))
+            .transpose()
     }
-    ticket.number = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets")
-        .fetch_one(&mut *conn)
-        .await?;
-    let doc = encode_ticket(&ticket)?;
-    ticket_columns(
-        sqlx::query(
-            "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
-             ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
-             ccr, order_id, subject, created_at, updated_at, due_at, auto_close_warning_at, \
-             auto_close_at, version, doc) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+
+    async fn insert_ticket(
+        &mut self,
+        ticket: &Ticket,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<i64> {
+        let conn = &mut *self.conn;
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets")
+            .fetch_one(&mut *conn)
+            .await?;
+        let numbered = Ticket {
+            number,
+            ..ticket.clone()
+        };
+        let doc = encode_ticket(&numbered)?;
+        ticket_columns(
+            sqlx::query(
+                "INSERT INTO tickets (id, number, external_id, status, priority, queue, channel, \
+                 ticket_type, source, assignee, bot_id, customer_id, language, country, department, \
+                 ccr, order_id, subject, created_at, updated_at, due_at, auto_close_warning_at, \
+                 auto_close_at, version, doc) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(numbered.id.clone())
+            .bind(number),
+            &numbered,
+            doc,
         )
-        .bind(ticket.id.clone())
-        .bind(ticket.number),
-        &ticket,
-        doc,
-    )
-    .execute(&mut *conn)
-    .await
-    .map_err(on_constraint)?;
-    insert_tags(conn, &ticket).await?;
-    if !ticket.metadata.room_id.is_empty() {
+        .execute(&mut *conn)
+        .await
+        .map_err(on_constraint)?;
+        insert_tags(conn, &numbered).await?;
+        if let Some(key) = idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&key.scope)
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(&numbered.id)
+            .bind(to_micros(numbered.created_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(number)
+    }
+
+    async fn save_ticket(
+        &mut self,
+        ticket: &Ticket,
+        previous_version: i64,
+    ) -> Result<Option<Before>> {
+        save_ticket(self.conn, ticket, previous_version).await
+    }
+
+    async fn insert_events(
+        &mut self,
+        ticket: &Ticket,
+        before: &Before,
+        actor: &str,
+        at: Time,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<TicketEvent>> {
+        insert_events(self.conn, ticket, before, actor, at, events).await
+    }
+
+    async fn insert_room(&mut self, room_id: &str, ticket: &Ticket) -> Result<()> {
         sqlx::query(
             "INSERT INTO rooms (id, ticket_id, customer_id, created_at) VALUES (?, ?, ?, ?)",
         )
-        .bind(&ticket.metadata.room_id)
+        .bind(room_id)
         .bind(&ticket.id)
         .bind(&ticket.customer.id)
         .bind(to_micros(ticket.created_at))
-        .execute(&mut *conn)
+        .execute(&mut *self.conn)
         .await?;
+        Ok(())
     }
-    if let Some(key) = &idempotency {
+
+    async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()> {
         sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "UPDATE rooms SET closed = ?1, closed_at = CASE WHEN ?1 THEN ?2 END \
+             WHERE ticket_id = ?3 AND closed <> ?1",
         )
-        .bind(&key.scope)
-        .bind(&key.key)
-        .bind(&key.fingerprint)
-        .bind(&ticket.id)
-        .bind(to_micros(ticket.created_at))
-        .execute(&mut *conn)
+        .bind(closed)
+        .bind(to_micros(at))
+        .bind(ticket_id)
+        .execute(&mut *self.conn)
         .await?;
+        Ok(())
     }
-    let before = Before {
-        assignee: None,
-        queue: ticket.queue.clone(),
-    };
-    let stored = insert_events(conn, &ticket, &before, &actor, ticket.updated_at, events).await?;
-    Ok(Created::New(ticket, stored))
+
+    async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()> {
+        sqlx::query("UPDATE agents SET last_assigned_at = ? WHERE id = ?")
+            .bind(to_micros(at))
+            .bind(agent_id)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn agent_loads_for_update(&mut self, agent_id: Option<&str>) -> Result<Vec<AgentLoad>> {
+        agent_loads(self.conn, agent_id).await
+    }
+
+    async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL \
+             AND bot_id IS NULL AND queue IN ",
+        );
+        push_values(&mut qb, &load.agent.queues);
+        if !load.agent.languages.is_empty() {
+            qb.push(" AND (language = '' OR language IN ");
+            push_values(&mut qb, &load.agent.languages);
+            qb.push(")");
+        }
+        qb.push(" ORDER BY priority DESC, number ASC LIMIT 1");
+        let doc: Option<String> = qb
+            .build_query_scalar()
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        doc.as_deref().map(decode_ticket).transpose()
+    }
+
+    async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>> {
+        let docs: Vec<String> = sqlx::query_scalar(
+            "SELECT doc FROM tickets WHERE assignee = ? AND status = 'ASSIGNED' ORDER BY number",
+        )
+        .bind(agent_id)
+        .fetch_all(&mut *self.conn)
+        .await?;
+        docs.iter().map(|doc| decode_ticket(doc)).collect()
+    }
+
+    async fn message_by_client_id(
+        &mut self,
+        room_id: &str,
+        sender_id: &str,
+        client_message_id: &str,
+    ) -> Result<Option<Message>> {
+        super::sqlite_conversations::message_by_client_id(
+            self.conn,
+            room_id,
+            sender_id,
+            client_message_id,
+        )
+        .await
+    }
+
+    async fn insert_message(&mut self, message: &Message) -> Result<i64> {
+        super::sqlite_conversations::insert_message(self.conn, message).await
+    }
 }
 
-/// Writes a changed ticket and its events if the stored version is still `previous_version`;
-/// `None` when another change won. Records who held the ticket before and after, and when an
-/// agent got it.
-pub(super) async fn save_ticket(
+/// Writes a ticket's row and tags if the stored version is still `previous_version`: who
+/// held it and where it was before, or `None` when another change won.
+async fn save_ticket(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
     previous_version: i64,
-    actor: &str,
-    events: Vec<NewEvent>,
-) -> Result<Option<Vec<TicketEvent>>> {
+) -> Result<Option<Before>> {
     let before: Option<(Option<String>, String)> =
         sqlx::query_as("SELECT assignee, queue FROM tickets WHERE id = ? AND version = ?")
             .bind(&ticket.id)
@@ -471,7 +557,6 @@ pub(super) async fn save_ticket(
     let Some((assignee, queue)) = before else {
         return Ok(None);
     };
-    let before = Before { assignee, queue };
     let doc = encode_ticket(ticket)?;
     ticket_columns(
         sqlx::query(
@@ -490,69 +575,11 @@ pub(super) async fn save_ticket(
     .await
     .map_err(on_constraint)?;
     write_tags(conn, ticket).await?;
-    // The room follows the ticket's `chat_room_closed`: closed by CloseRoom or the
-    // auto-close, open again on reopen.
-    if ticket.metadata.chat_room_closed {
-        sqlx::query(
-            "UPDATE rooms SET closed = 1, closed_at = ? WHERE ticket_id = ? AND closed = 0",
-        )
-        .bind(to_micros(ticket.updated_at))
-        .bind(&ticket.id)
-        .execute(&mut *conn)
-        .await?;
-    } else {
-        sqlx::query(
-            "UPDATE rooms SET closed = 0, closed_at = NULL WHERE ticket_id = ? AND closed = 1",
-        )
-        .bind(&ticket.id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if let Some(agent) = &ticket.assignee
-        && before.assignee.as_ref() != Some(agent)
-    {
-        sqlx::query("UPDATE agents SET last_assigned_at = ? WHERE id = ?")
-            .bind(to_micros(ticket.updated_at))
-            .bind(agent)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(Some(
-        insert_events(conn, ticket, &before, actor, ticket.updated_at, events).await?,
-    ))
+    Ok(Some(Before { assignee, queue }))
 }
 
 #[async_trait]
 impl TicketStore for SqliteStore {
-    async fn create_ticket(
-        &self,
-        ticket: Ticket,
-        actor: &str,
-        events: Vec<NewEvent>,
-        idempotency: Option<IdempotencyKey>,
-    ) -> Result<Created> {
-        let actor = actor.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                let created = insert_ticket(conn, ticket, actor, events, idempotency).await?;
-                // Routed in the same transaction: a new ticket never waits while a fitting
-                // agent has room, and costs one commit.
-                let Created::New(ticket, mut events) = created else {
-                    return Ok(created);
-                };
-                let now = ticket.created_at;
-                match route(conn, ticket.clone(), None, now).await? {
-                    Some((routed, assigned)) => {
-                        events.extend(assigned);
-                        Ok(Created::New(routed, events))
-                    }
-                    None => Ok(Created::New(ticket, events)),
-                }
-            })
-        })
-        .await
-    }
-
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT t.doc, {UNREAD} AS unread FROM tickets t WHERE "
@@ -569,51 +596,6 @@ impl TicketStore for SqliteStore {
         };
         let row = qb.build().fetch_optional(&self.read).await?;
         row.as_ref().map(decode_ticket_row).transpose()
-    }
-
-    async fn update_ticket(
-        &self,
-        ticket: &Ticket,
-        previous_version: i64,
-        actor: &str,
-        events: Vec<NewEvent>,
-    ) -> Result<Option<Vec<TicketEvent>>> {
-        let (ticket, actor) = (ticket.clone(), actor.to_string());
-        self.write(move |conn| {
-            Box::pin(
-                async move { save_ticket(conn, &ticket, previous_version, &actor, events).await },
-            )
-        })
-        .await
-    }
-
-    async fn update_ticket_within_capacity(
-        &self,
-        ticket: &Ticket,
-        previous_version: i64,
-        actor: &str,
-        events: Vec<NewEvent>,
-        agent: &str,
-    ) -> Result<Option<Vec<TicketEvent>>> {
-        let (ticket, actor, agent) = (ticket.clone(), actor.to_string(), agent.to_string());
-        self.write(move |conn| {
-            Box::pin(async move {
-                let (active, capacity): (i64, i64) = sqlx::query_as(&format!(
-                    "SELECT (SELECT COUNT(*) FROM tickets WHERE assignee = ?1 AND status IN {ACTIVE}), \
-                     COALESCE((SELECT max_concurrent FROM agents WHERE id = ?1), 0)"
-                ))
-                .bind(&agent)
-                .fetch_one(&mut *conn)
-                .await?;
-                if active >= capacity {
-                    return Err(Error::FailedPrecondition(format!(
-                        "{agent} already holds {capacity} tickets, its capacity"
-                    )));
-                }
-                save_ticket(conn, &ticket, previous_version, &actor, events).await
-            })
-        })
-        .await
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
@@ -1197,140 +1179,18 @@ pub(super) async fn load_ticket(
     doc.as_deref().map(decode_ticket).transpose()
 }
 
-/// Applies `transition` as the routing actor and saves it (inside the caller's transaction).
-async fn apply_and_save(
-    conn: &mut SqliteConnection,
-    mut ticket: Ticket,
-    transition: Transition,
-    now: Time,
-) -> Result<Routed> {
-    let previous = ticket.version;
-    let events = lifecycle::apply(&mut ticket, transition, ROUTING_ACTOR, now)?;
-    let stored = save_ticket(conn, &ticket, previous, ROUTING_ACTOR, events)
-        .await?
-        .ok_or_else(|| Error::Internal("ticket changed inside the routing transaction".into()))?;
-    Ok((ticket, stored))
-}
-
-async fn fill(conn: &mut SqliteConnection, agent_id: &str, now: Time) -> Result<Vec<Routed>> {
-    let mut routed = Vec::new();
-    loop {
-        let Some(load) = agent_loads(conn, Some(agent_id)).await?.pop() else {
-            return Ok(routed);
-        };
-        if !load.has_room() || load.agent.queues.is_empty() {
-            return Ok(routed);
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL AND queue IN ",
-        );
-        push_values(&mut qb, &load.agent.queues);
-        // The language half of `AgentLoad::fits`, so the first row is the one to take.
-        if !load.agent.languages.is_empty() {
-            qb.push(" AND (language = '' OR language IN ");
-            push_values(&mut qb, &load.agent.languages);
-            qb.push(")");
-        }
-        qb.push(" ORDER BY priority DESC, number ASC LIMIT 1");
-        let docs: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-        let waiting = docs
-            .iter()
-            .map(|doc| decode_ticket(doc))
-            .collect::<Result<Vec<_>>>()?;
-        let Some(ticket) = routing::choose_ticket(&load, &waiting) else {
-            return Ok(routed);
-        };
-        let transition = Transition::Assign {
-            agent: load.agent.id.clone(),
-        };
-        routed.push(apply_and_save(conn, ticket.clone(), transition, now).await?);
-    }
-}
-
-/// Gives a waiting ticket to the agent `routing::choose_agent` picks, inside the caller's
-/// transaction.
-async fn route(
-    conn: &mut SqliteConnection,
-    ticket: Ticket,
-    preferred: Option<&str>,
-    now: Time,
-) -> Result<Option<Routed>> {
-    if !ticket.is_waiting() {
-        return Ok(None);
-    }
-    let loads = agent_loads(conn, None).await?;
-    let Some(load) = routing::choose_agent(&ticket, &loads, preferred) else {
-        return Ok(None);
-    };
-    let transition = Transition::Assign {
-        agent: load.agent.id.clone(),
-    };
-    Ok(Some(apply_and_save(conn, ticket, transition, now).await?))
-}
-
-/// The actor recorded on routing's events.
-pub const ROUTING_ACTOR: &str = "routing";
-
-#[async_trait]
-impl RoutingStore for SqliteStore {
-    async fn route_ticket(
-        &self,
-        ticket_id: &str,
-        preferred: Option<String>,
-        now: Time,
-    ) -> Result<Option<Routed>> {
-        let ticket_id = ticket_id.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                let Some(ticket) = load_ticket(conn, &ticket_id).await? else {
-                    return Ok(None);
-                };
-                route(conn, ticket, preferred.as_deref(), now).await
-            })
-        })
-        .await
-    }
-
-    async fn fill_agent(&self, agent_id: &str, now: Time) -> Result<Vec<Routed>> {
-        let agent_id = agent_id.to_string();
-        self.write(move |conn| Box::pin(async move { fill(conn, &agent_id, now).await }))
-            .await
-    }
-
-    async fn requeue_agent(
-        &self,
-        agent_id: &str,
-        channels: Vec<String>,
-        now: Time,
-    ) -> Result<Vec<Routed>> {
-        let agent_id = agent_id.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                let docs: Vec<String> = sqlx::query_scalar(
-                    "SELECT doc FROM tickets WHERE assignee = ? AND status = 'ASSIGNED' ORDER BY number",
-                )
-                .bind(&agent_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let mut routed = Vec::new();
-                for doc in docs {
-                    let ticket = decode_ticket(&doc)?;
-                    if channels.contains(&ticket.channel) {
-                        let transition = Transition::Requeue {
-                            reason: format!("{agent_id} went offline"),
-                        };
-                        routed.push(apply_and_save(conn, ticket, transition, now).await?);
-                    }
-                }
-                Ok(routed)
-            })
-        })
-        .await
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
+    async fn run_write(&self, work: Work) -> Result<()> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mut tx = SqliteTx { conn };
+                work(&mut tx).await
+            })
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<()> {
         if self.jobs.is_closed() {
             return Err(Error::Unavailable("the store writer stopped".into()));

@@ -1,16 +1,14 @@
 //! The SQLite store's conversations: rooms, messages, read positions, attachments.
+use super::ConversationStore;
 use super::filter::push_scope;
-use super::sqlite::{Before, SqliteStore, insert_events, load_ticket, save_ticket};
-use super::{ConversationStore, MessageAdded};
+use super::sqlite::SqliteStore;
 use crate::clock::{Time, from_micros, to_micros};
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
 use crate::domain::query::{CustomerKey, Reader, RoomKey, Scope};
-use crate::domain::timers::{self, ChatTimers};
-use crate::domain::{EventType, NewEvent};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 const MESSAGE_COLUMNS: &str = "seq, id, room_id, ticket_id, sender_type, sender_id, sender_name, body, \
      visible_to_customer, attachments, buttons, created_at, client_message_id";
@@ -68,6 +66,56 @@ fn push_unread(qb: &mut QueryBuilder<'_, Sqlite>, reader: &Reader) {
         .push("), 0)) AS unread");
 }
 
+/// The message `sender_id` sent in the room with this client message id, if any (a write
+/// primitive: runs on the writer connection).
+pub(super) async fn message_by_client_id(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    sender_id: &str,
+    client_message_id: &str,
+) -> Result<Option<Message>> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND sender_id = ? \
+         AND client_message_id = ?"
+    ))
+    .bind(room_id)
+    .bind(sender_id)
+    .bind(client_message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(decode_message).transpose()
+}
+
+/// Appends a message to its room (its `seq` is assigned here) and notes the room's last
+/// message time (a write primitive).
+pub(super) async fn insert_message(conn: &mut SqliteConnection, message: &Message) -> Result<i64> {
+    let seq = sqlx::query_scalar(
+        "INSERT INTO messages (id, room_id, ticket_id, sender_type, sender_id, sender_name, body, \
+         visible_to_customer, attachments, buttons, created_at, client_message_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(&message.id)
+    .bind(&message.room_id)
+    .bind(&message.ticket_id)
+    .bind(message.sender_type.as_str())
+    .bind(&message.sender_id)
+    .bind(&message.sender_name)
+    .bind(&message.body)
+    .bind(message.visible_to_customer)
+    .bind(serde_json::json!(message.attachments).to_string())
+    .bind(serde_json::json!(message.buttons).to_string())
+    .bind(to_micros(message.created_at))
+    .bind(&message.client_message_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE rooms SET last_message_at = ? WHERE id = ?")
+        .bind(to_micros(message.created_at))
+        .bind(&message.room_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
 #[async_trait]
 impl ConversationStore for SqliteStore {
     async fn get_room(&self, key: &RoomKey, reader: &Reader) -> Result<Option<Room>> {
@@ -80,108 +128,6 @@ impl ConversationStore for SqliteStore {
         };
         let row = qb.build().fetch_optional(self.reader()).await?;
         row.as_ref().map(decode_room).transpose()
-    }
-
-    async fn add_message(
-        &self,
-        message: Message,
-        actor: &str,
-        chat_timers: ChatTimers,
-    ) -> Result<MessageAdded> {
-        let actor = actor.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                let mut message = message;
-                if let Some(key) = &message.client_message_id {
-                    let seen = sqlx::query(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND sender_id = ? \
-                         AND client_message_id = ?"
-                    ))
-                    .bind(&message.room_id)
-                    .bind(&message.sender_id)
-                    .bind(key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if let Some(row) = seen {
-                        let earlier = decode_message(&row)?;
-                        if earlier.body != message.body || earlier.visible_to_customer != message.visible_to_customer {
-                            return Err(Error::AlreadyExists(
-                                "client_message_id was already used for a different message".into(),
-                            ));
-                        }
-                        return Ok(MessageAdded::Duplicate(earlier));
-                    }
-                }
-                message.seq = sqlx::query_scalar(
-                    "INSERT INTO messages (id, room_id, ticket_id, sender_type, sender_id, sender_name, body, \
-                     visible_to_customer, attachments, buttons, created_at, client_message_id) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-                )
-                .bind(&message.id)
-                .bind(&message.room_id)
-                .bind(&message.ticket_id)
-                .bind(message.sender_type.as_str())
-                .bind(&message.sender_id)
-                .bind(&message.sender_name)
-                .bind(&message.body)
-                .bind(message.visible_to_customer)
-                .bind(serde_json::json!(message.attachments).to_string())
-                .bind(serde_json::json!(message.buttons).to_string())
-                .bind(to_micros(message.created_at))
-                .bind(&message.client_message_id)
-                .fetch_one(&mut *conn)
-                .await?;
-                sqlx::query("UPDATE rooms SET last_message_at = ? WHERE id = ?")
-                    .bind(to_micros(message.created_at))
-                    .bind(&message.room_id)
-                    .execute(&mut *conn)
-                    .await?;
-                let mut ticket = load_ticket(conn, &message.ticket_id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound(format!("ticket {}", message.ticket_id)))?;
-                let previous = ticket.version;
-                let changed = timers::on_message(
-                    &mut ticket,
-                    message.sender_type,
-                    message.visible_to_customer,
-                    message.created_at,
-                    &chat_timers,
-                );
-                if changed {
-                    ticket.version += 1;
-                    ticket.updated_at = message.created_at;
-                }
-                // The payload never carries the body: customers may watch their tickets'
-                // events, and internal notes are not theirs to read.
-                let mut added = NewEvent::new(
-                    EventType::MessageAdded,
-                    serde_json::json!({
-                        "message_id": message.id,
-                        "sender_type": message.sender_type.as_str(),
-                        "visible_to_customer": message.visible_to_customer,
-                    }),
-                );
-                added.version = ticket.version;
-                let mut stored = if changed {
-                    save_ticket(conn, &ticket, previous, &actor, vec![added])
-                        .await?
-                        .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
-                } else {
-                    insert_events(
-                        conn,
-                        &ticket,
-                        &Before::unchanged(&ticket),
-                        &actor,
-                        message.created_at,
-                        vec![added],
-                    )
-                    .await?
-                };
-                let event = stored.pop().ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
-                Ok(MessageAdded::New(message, event))
-            })
-        })
-        .await
     }
 
     async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>> {
