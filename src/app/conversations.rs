@@ -64,6 +64,32 @@ fn room_not_found(key: &RoomKey) -> Error {
     })
 }
 
+/// A visible message the server writes itself in the ticket's room, keyed so that writing
+/// it again is a no-op.
+pub(crate) fn system_message(
+    ticket: &Ticket,
+    (sender_type, sender_id, sender_name): (SenderType, &str, &str),
+    key: String,
+    body: String,
+    at: crate::clock::Time,
+) -> Message {
+    Message {
+        id: uuid::Uuid::now_v7().to_string(),
+        seq: 0,
+        room_id: ticket.metadata.room_id.clone(),
+        ticket_id: ticket.id.clone(),
+        sender_type,
+        sender_id: sender_id.to_string(),
+        sender_name: sender_name.to_string(),
+        body,
+        visible_to_customer: true,
+        attachments: Vec::new(),
+        buttons: Vec::new(),
+        created_at: at,
+        client_message_id: Some(key),
+    }
+}
+
 impl App {
     /// The room and its ticket, if the principal may see the ticket.
     async fn room_for(&self, access: &Access, key: RoomKey) -> Result<(Room, Ticket)> {
@@ -254,21 +280,13 @@ impl App {
         key: String,
         body: String,
     ) -> Result<()> {
-        let message = Message {
-            id: uuid::Uuid::now_v7().to_string(),
-            seq: 0,
-            room_id: ticket.metadata.room_id.clone(),
-            ticket_id: ticket.id.clone(),
-            sender_type,
-            sender_id: sender_id.to_string(),
-            sender_name: sender_name.to_string(),
+        let message = system_message(
+            ticket,
+            (sender_type, sender_id, sender_name),
+            key,
             body,
-            visible_to_customer: true,
-            attachments: Vec::new(),
-            buttons: Vec::new(),
-            created_at: self.clock.now(),
-            client_message_id: Some(key),
-        };
+            self.clock.now(),
+        );
         if let MessageAdded::New(_, event) =
             self.add_message(message, sender_id.to_string()).await?
         {
@@ -286,44 +304,6 @@ impl App {
                 Box::pin(async move { write::add_message(tx, message, &actor, &timers).await })
             })
             .await
-    }
-
-    /// A change the server makes on its own (first response, timers): no principal to
-    /// authorise, retried on conflict; `Ok(None)` when the transition no longer applies.
-    pub(crate) async fn system_change(
-        &self,
-        ticket_id: &str,
-        transition: Transition,
-        actor: &str,
-    ) -> Result<Option<Ticket>> {
-        for _ in 0..64 {
-            let Some(mut ticket) = self
-                .store
-                .get_ticket(&TicketKey::Id(ticket_id.to_string()))
-                .await?
-            else {
-                return Ok(None);
-            };
-            let previous = ticket.version;
-            let holder = ticket.assignee.clone();
-            let events = match crate::domain::lifecycle::apply(
-                &mut ticket,
-                transition.clone(),
-                actor,
-                self.clock.now(),
-            ) {
-                Ok(events) => events,
-                Err(Error::FailedPrecondition(_)) => return Ok(None),
-                Err(other) => return Err(other),
-            };
-            if let Some(events) = self.save(&ticket, previous, actor, events).await? {
-                self.publish(&events);
-                return Ok(Some(self.after_change(holder, ticket, None).await));
-            }
-        }
-        Err(Error::Aborted(format!(
-            "ticket {ticket_id} is changing too often; retry"
-        )))
     }
 
     pub async fn list_messages(

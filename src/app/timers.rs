@@ -3,11 +3,12 @@
 //! fires once: its system message is keyed by the timer, and its ticket change applies only
 //! while the timer is still set, also across restarts.
 use super::App;
-use crate::domain::Transition;
+use super::conversations::system_message;
+use super::write::{self, MessageAdded};
 use crate::domain::conversation::SenderType;
-use crate::domain::query::TicketKey;
 use crate::domain::timers::{self, DueTimer};
-use crate::error::Result;
+use crate::domain::{Transition, lifecycle};
+use crate::error::{Error, Result};
 use std::time::Duration;
 
 /// The actor of the sweeper's changes and the sender of its messages.
@@ -35,54 +36,71 @@ impl App {
         Ok(fired)
     }
 
-    /// Fires the timer of one ticket if it is still due: the change first (it applies only
-    /// while that very timer is set and due, so once), then its keyed system message.
+    /// Fires the timer of one ticket if it is still due: its change and its keyed system
+    /// message in one write, so a customer reply cannot slip between them and a crash cannot
+    /// keep one without the other. The change applies only while that very timer is set and
+    /// due, so it fires once.
     async fn fire_timer(&self, ticket_id: &str, now: crate::clock::Time) -> Result<bool> {
-        let Some(ticket) = self
+        let chat_timers = self.config.chat_timers;
+        let ticket_id = ticket_id.to_string();
+        let fired = self
             .store
-            .get_ticket(&TicketKey::Id(ticket_id.to_string()))
-            .await?
-        else {
-            return Ok(false);
-        };
-        let Some(close_at) = ticket.metadata.auto_close_at else {
-            return Ok(false);
-        };
-        let key = close_at.timestamp_micros();
-        let minutes = (close_at - now).num_minutes().max(1);
-        let (transition, key, body) = match timers::due(&ticket, now) {
-            Some(DueTimer::Warning) => (
-                Transition::SlaWarning { close_at },
-                format!("sla-warning-{key}"),
-                format!(
-                    "Are you still there? This chat closes in about {minutes} minutes without a reply."
-                ),
-            ),
-            Some(DueTimer::Close) => (
-                Transition::AutoClose { close_at },
-                format!("auto-close-{key}"),
-                "This chat was closed because we did not hear back from you.".to_string(),
-            ),
-            None => return Ok(false),
-        };
-        let closing = matches!(transition, Transition::AutoClose { .. });
-        // The closing notice goes in before the room closes; the warning after its change.
-        if closing {
-            self.write_message(
-                &ticket,
-                (SenderType::System, SWEEPER, ""),
-                key.clone(),
-                body.clone(),
-            )
+            .write(move |tx| {
+                let ticket_id = ticket_id.clone();
+                Box::pin(async move {
+                    let Some(mut ticket) = tx.ticket_for_update(&ticket_id).await? else {
+                        return Ok(None);
+                    };
+                    let Some(close_at) = ticket.metadata.auto_close_at else {
+                        return Ok(None);
+                    };
+                    let key = close_at.timestamp_micros();
+                    let minutes = (close_at - now).num_minutes().max(1);
+                    let (transition, key, body) = match timers::due(&ticket, now) {
+                        Some(DueTimer::Warning) => (
+                            Transition::SlaWarning { close_at },
+                            format!("sla-warning-{key}"),
+                            format!(
+                                "Are you still there? This chat closes in about {minutes} \
+                                 minutes without a reply."
+                            ),
+                        ),
+                        Some(DueTimer::Close) => (
+                            Transition::AutoClose { close_at },
+                            format!("auto-close-{key}"),
+                            "This chat was closed because we did not hear back from you."
+                                .to_string(),
+                        ),
+                        None => return Ok(None),
+                    };
+                    let holder = ticket.assignee.clone();
+                    let previous = ticket.version;
+                    let events = match lifecycle::apply(&mut ticket, transition, SWEEPER, now) {
+                        Ok(events) => events,
+                        Err(Error::FailedPrecondition(_)) => return Ok(None),
+                        Err(other) => return Err(other),
+                    };
+                    let mut stored = write::save_change(tx, &ticket, previous, SWEEPER, events)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal("ticket changed inside its own transaction".into())
+                        })?;
+                    let notice =
+                        system_message(&ticket, (SenderType::System, SWEEPER, ""), key, body, now);
+                    if let MessageAdded::New(_, event) =
+                        write::add_message(tx, notice, SWEEPER, &chat_timers).await?
+                    {
+                        stored.push(event);
+                    }
+                    Ok(Some((holder, ticket, stored)))
+                })
+            })
             .await?;
-        }
-        let Some(changed) = self.system_change(&ticket.id, transition, SWEEPER).await? else {
+        let Some((holder, ticket, events)) = fired else {
             return Ok(false);
         };
-        if !closing {
-            self.write_message(&changed, (SenderType::System, SWEEPER, ""), key, body)
-                .await?;
-        }
+        self.publish(&events);
+        self.after_change(holder, ticket, None).await;
         Ok(true)
     }
 

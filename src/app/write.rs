@@ -10,25 +10,6 @@ use crate::domain::{EventType, NewEvent, Ticket, TicketEvent, Transition, lifecy
 use crate::error::{Error, Result};
 use crate::store::{Before, IdempotencyKey, Tx};
 
-impl super::App {
-    /// `save_change` as a write of its own.
-    pub(crate) async fn save(
-        &self,
-        ticket: &Ticket,
-        previous: i64,
-        actor: &str,
-        events: Vec<NewEvent>,
-    ) -> Result<Option<Vec<TicketEvent>>> {
-        let (ticket, actor) = (ticket.clone(), actor.to_string());
-        self.store
-            .write(move |tx| {
-                let (ticket, actor, events) = (ticket.clone(), actor.clone(), events.clone());
-                Box::pin(async move { save_change(tx, &ticket, previous, &actor, events).await })
-            })
-            .await
-    }
-}
-
 /// The actor recorded on routing's events.
 pub const ROUTING_ACTOR: &str = "routing";
 
