@@ -33,13 +33,10 @@ pub enum Error {
     ResourceExhausted(String),
     #[error("{0}")]
     Unavailable(String),
-    /// Never shown to clients in detail; logged where it is mapped.
+    /// Never shown to clients in detail; logged where it is mapped. The store turns the
+    /// database's own errors into this or another variant (it classifies them itself).
     #[error("internal error: {0}")]
     Internal(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 fn format_violations(violations: &[FieldViolation]) -> String {
@@ -71,7 +68,7 @@ impl Error {
             Error::PermissionDenied(_) => "PERMISSION_DENIED",
             Error::ResourceExhausted(_) => "RESOURCE_EXHAUSTED",
             Error::Unavailable(_) => "UNAVAILABLE",
-            Error::Internal(_) | Error::Database(_) | Error::Migrate(_) => "INTERNAL",
+            Error::Internal(_) => "INTERNAL",
         }
     }
 }

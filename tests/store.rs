@@ -154,3 +154,38 @@ async fn a_lone_failing_write_leaves_nothing_behind() {
     assert_eq!(next.number, 2, "the failed insert used no number");
     store.close().await;
 }
+
+/// A corrupt row is an error, never silently defaulted: a bad role must not become `agent`.
+#[tokio::test]
+async fn a_corrupt_agent_row_is_an_error() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("corrupt.db").display());
+    let store = store::connect(&url).await.expect("store");
+    let agent = casework::domain::Agent {
+        id: "a@example.com".into(),
+        name: "A".into(),
+        role: casework::domain::AgentRole::Admin,
+        status: "offline".into(),
+        status_alias: "Offline".into(),
+        last_login_at: None,
+        status_updated_at: None,
+        queues: vec!["q".into()],
+        languages: vec![],
+        max_concurrent: 3,
+    };
+    store.upsert_agent(&agent).await.expect("agent");
+    assert_eq!(store.get_agent(&agent.id).await.expect("read"), Some(agent));
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.expect("raw");
+    sqlx::query("UPDATE agents SET role = 'OVERLORD' WHERE id = 'a@example.com'")
+        .execute(&mut raw)
+        .await
+        .expect("corrupt");
+    raw.close().await.expect("close");
+    let read = store.get_agent("a@example.com").await;
+    assert!(
+        matches!(&read, Err(Error::Internal(message)) if message.contains("OVERLORD")),
+        "{read:?}"
+    );
+    store.close().await;
+}

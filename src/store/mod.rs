@@ -273,6 +273,32 @@ pub trait Store:
     async fn close(&self);
 }
 
+/// The store classifies the database's errors: a lost or exhausted connection is
+/// `Unavailable` (the caller may retry), anything else `Internal`. Constraint violations a
+/// client can cause are classified where they can happen (`on_constraint`).
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => {
+                Error::Unavailable(format!("the database is unavailable: {error}"))
+            }
+            sqlx::Error::Database(db) if db.message().contains("database is locked") => {
+                Error::Unavailable(format!("the database is busy: {error}"))
+            }
+            _ => Error::Internal(format!("database error: {error}")),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        Error::Internal(format!("migration failed: {error}"))
+    }
+}
+
 /// Opens the store named by `url` (`sqlite://…`; `postgres://…` follows) and migrates it.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {

@@ -244,7 +244,8 @@ fn decode_event(row: &SqliteRow) -> Result<TicketEvent> {
         actor: row.try_get("actor")?,
         at: from_micros(row.try_get("at")?),
         version: row.try_get("version")?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| Error::Internal(format!("corrupt event payload: {e}")))?,
     })
 }
 
@@ -256,7 +257,7 @@ fn on_constraint(error: sqlx::Error) -> Error {
     {
         return Error::AlreadyExists("a ticket with this external_id already exists".into());
     }
-    Error::Database(error)
+    error.into()
 }
 
 /// Binds the indexed columns of `ticket` in table order after `id`.
@@ -721,7 +722,9 @@ fn decode_agent(row: &SqliteRow) -> Result<Agent> {
     Ok(Agent {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
+        // A corrupt role is an error, never quietly `agent` (or anything else).
+        role: AgentRole::parse(&role)
+            .ok_or_else(|| Error::Internal(format!("corrupt agent role {role:?}")))?,
         status: row.try_get("status")?,
         status_alias: row.try_get("status_alias")?,
         last_login_at: row
@@ -730,8 +733,10 @@ fn decode_agent(row: &SqliteRow) -> Result<Agent> {
         status_updated_at: row
             .try_get::<Option<i64>, _>("status_updated_at")?
             .map(from_micros),
-        queues: serde_json::from_str(&queues).unwrap_or_default(),
-        languages: serde_json::from_str(&languages).unwrap_or_default(),
+        queues: serde_json::from_str(&queues)
+            .map_err(|e| Error::Internal(format!("corrupt agent queues: {e}")))?,
+        languages: serde_json::from_str(&languages)
+            .map_err(|e| Error::Internal(format!("corrupt agent languages: {e}")))?,
         max_concurrent: row.try_get("max_concurrent")?,
     })
 }

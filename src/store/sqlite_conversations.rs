@@ -28,8 +28,10 @@ fn decode_message(row: &SqliteRow) -> Result<Message> {
         sender_name: row.try_get("sender_name")?,
         body: row.try_get("body")?,
         visible_to_customer: row.try_get("visible_to_customer")?,
-        attachments: serde_json::from_str(&attachments).unwrap_or_default(),
-        buttons: serde_json::from_str(&buttons).unwrap_or_default(),
+        attachments: serde_json::from_str(&attachments)
+            .map_err(|e| Error::Internal(format!("corrupt message attachments: {e}")))?,
+        buttons: serde_json::from_str(&buttons)
+            .map_err(|e| Error::Internal(format!("corrupt message buttons: {e}")))?,
         created_at: from_micros(row.try_get("created_at")?),
         client_message_id: row.try_get("client_message_id")?,
     })

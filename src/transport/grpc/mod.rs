@@ -30,7 +30,7 @@ impl From<Error> for Status {
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Internal(_) | Error::Database(_) | Error::Migrate(_) => Code::Internal,
+            Error::Internal(_) => Code::Internal,
         };
         let message = if code == Code::Internal {
             tracing::error!(%error, "internal error");
