@@ -2,7 +2,7 @@
 //! agent's capacity ends in [`App::after_change`]; status changes call [`App::fill`]. The
 //! choice itself is `domain::routing`, run by the store inside one write transaction.
 use super::{App, write};
-use crate::domain::{Ticket, TicketStatus};
+use crate::domain::Ticket;
 use crate::error::Result;
 
 impl App {
@@ -40,11 +40,7 @@ impl App {
                 Err(error) => tracing::error!(%error, ticket_id = %current.id, "routing failed"),
             }
         }
-        let still_holds = current.assignee == holder
-            && matches!(
-                current.status,
-                TicketStatus::Assigned | TicketStatus::OnHold | TicketStatus::Escalated
-            );
+        let still_holds = current.assignee == holder && current.status.is_active();
         if let Some(agent) = holder.filter(|_| !still_holds)
             && let Err(error) = self.fill(&agent).await
         {

@@ -119,7 +119,7 @@ impl Transition {
     pub fn allowed_from(&self) -> &'static [TicketStatus] {
         match self {
             Transition::Assign { .. } => &[Created],
-            Transition::Reassign { .. } => &[Assigned, OnHold, Escalated],
+            Transition::Reassign { .. } => &TicketStatus::ACTIVE,
             Transition::Transfer { .. } => OPEN,
             Transition::Escalate { .. } => &[Assigned, OnHold],
             Transition::Hold { .. } => &[Assigned],

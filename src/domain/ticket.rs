@@ -37,8 +37,20 @@ impl TicketStatus {
         Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
+    /// Statuses in which a ticket counts against its assignee's capacity.
+    pub const ACTIVE: [TicketStatus; 3] = [
+        TicketStatus::Assigned,
+        TicketStatus::OnHold,
+        TicketStatus::Escalated,
+    ];
+
     pub fn is_open(self) -> bool {
         self != TicketStatus::Closed
+    }
+
+    /// Counts against its assignee's capacity.
+    pub fn is_active(self) -> bool {
+        Self::ACTIVE.contains(&self)
     }
 }
 
