@@ -132,7 +132,61 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart() {
         .filter(|m| m.sender_type == pb::SenderType::System as i32)
         .count();
     assert_eq!(system, 2, "one warning and one closing message");
+    // The closing notice went in with the close, while the room was still open: its
+    // MESSAGE_ADDED comes right before AUTO_CLOSED.
+    let kinds: Vec<i32> = events.iter().map(|e| e.r#type).collect();
+    let closed_at = kinds
+        .iter()
+        .position(|k| *k == E::AutoClosed as i32)
+        .expect("closed");
+    assert_eq!(kinds[closed_at - 1], E::MessageAdded as i32, "{kinds:?}");
     server.stop().await;
+}
+
+/// A message already under a timer's key (a service can write system messages) cannot jam the
+/// timer: the chat still closes, once.
+#[tokio::test]
+async fn a_squatted_notice_key_does_not_jam_the_timer() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
+    admin.assign(&ticket.id, AGENT).await.expect("assign");
+    let room_id = ticket.metadata.clone().expect("m").room_id;
+    say(&server, AGENT, Role::Agent, &room_id, "Anything else?").await;
+    let close_at = admin
+        .get(&ticket.id)
+        .await
+        .expect("ticket")
+        .metadata
+        .expect("m")
+        .auto_close_at
+        .expect("timer");
+    let micros = close_at.seconds * 1_000_000 + i64::from(close_at.nanos) / 1_000;
+    let service = server.tickets("svc-bot", Role::Service).await;
+    let mut client = ConversationServiceClient::new(server.channel().await);
+    for key in [
+        format!("sla-warning-{micros}"),
+        format!("auto-close-{micros}"),
+    ] {
+        let request = service.req(pb::SendMessageRequest {
+            room_id: room_id.clone(),
+            sender_type: pb::SenderType::System as i32,
+            sender_id: "casework".into(),
+            client_message_id: key,
+            body: "squatting".into(),
+            ..Default::default()
+        });
+        client.send_message(request).await.expect("send");
+    }
+    server.clock.advance(chrono::Duration::seconds(301));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
+    server.clock.advance(chrono::Duration::seconds(300));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
+    let closed = admin.get(&ticket.id).await.expect("ticket");
+    assert_eq!(closed.status, pb::TicketStatus::Closed as i32);
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(count(&events, E::SlaWarning), 1);
+    assert_eq!(count(&events, E::AutoClosed), 1);
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ fn room_not_found(key: &RoomKey) -> Error {
 
 /// A visible message the server writes itself in the ticket's room, keyed so that writing
 /// it again is a no-op.
-pub(crate) fn system_message(
+pub(crate) fn server_message(
     ticket: &Ticket,
     (sender_type, sender_id, sender_name): (SenderType, &str, &str),
     key: String,
@@ -215,13 +215,9 @@ impl App {
                 "only agents and the system write internal notes",
             ));
         }
+        // A closed room takes no messages: checked inside the write (`write::add_message`),
+        // so a close cannot slip in between.
         let (room, ticket) = self.room_for(&access, key).await?;
-        if room.closed {
-            return Err(Error::FailedPrecondition(format!(
-                "room {} is closed",
-                room.id
-            )));
-        }
         let mut attachments = Vec::with_capacity(new.attachment_ids.len());
         for (i, id) in new.attachment_ids.iter().enumerate() {
             match self.store.get_attachment(id).await? {
@@ -269,30 +265,6 @@ impl App {
                 Ok((message, false))
             }
         }
-    }
-
-    /// A visible message the server writes itself (CreateTicket's initial message, the
-    /// sweeper's notices), idempotent by `key`.
-    pub(crate) async fn write_message(
-        &self,
-        ticket: &Ticket,
-        (sender_type, sender_id, sender_name): (SenderType, &str, &str),
-        key: String,
-        body: String,
-    ) -> Result<()> {
-        let message = system_message(
-            ticket,
-            (sender_type, sender_id, sender_name),
-            key,
-            body,
-            self.clock.now(),
-        );
-        if let MessageAdded::New(_, event) =
-            self.add_message(message, sender_id.to_string()).await?
-        {
-            self.publish(std::slice::from_ref(&event));
-        }
-        Ok(())
     }
 
     /// Adds a message in one write (see `write::add_message`).

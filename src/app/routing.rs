@@ -1,6 +1,6 @@
 //! Routing's one entry point. Every use case that may leave a ticket waiting or free an
 //! agent's capacity ends in [`App::after_change`]; status changes call [`App::fill`]. The
-//! choice itself is `domain::routing`, run by the store inside one write transaction.
+//! choice itself is `domain::routing`, applied by `write::route` / `write::fill` inside one write.
 use super::{App, write};
 use crate::domain::Ticket;
 use crate::error::Result;

@@ -1,10 +1,11 @@
 //! Ticket use cases: create, read, list, every lifecycle change, the audit trail, customer
 //! history, reference data, queue depth and the live event stream.
 use super::access::Access;
+use super::conversations::server_message;
 use super::validate::{
     self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
-use super::write::{self, Created};
+use super::write::{self, Created, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
@@ -356,19 +357,37 @@ impl App {
                 now,
             )?);
         }
+        let (initial_message, chat_timers) = (new.initial_message, self.config.chat_timers);
         let created = self
             .store
             .write(move |tx| {
                 let (ticket, actor) = (ticket.clone(), actor.clone());
                 let (events, idempotency) = (events.clone(), idempotency.clone());
+                let initial_message = initial_message.clone();
                 Box::pin(async move {
                     let created =
                         write::insert_new(tx, ticket, &actor, events, idempotency.as_ref()).await?;
-                    // Routed in the same transaction: a new ticket never waits while a fitting
-                    // agent has room, and costs one commit.
+                    // The initial message and routing in the same transaction: a new ticket
+                    // never lacks its first message nor waits while a fitting agent has room,
+                    // and costs one commit.
                     let Created::New(ticket, mut events) = created else {
                         return Ok(created);
                     };
+                    if let Some(body) = initial_message {
+                        let customer = &ticket.customer;
+                        let message = server_message(
+                            &ticket,
+                            (SenderType::Customer, &customer.id, &customer.name),
+                            format!("initial-{}", ticket.id),
+                            body,
+                            ticket.created_at,
+                        );
+                        if let MessageAdded::New(_, event) =
+                            write::add_message(tx, message, &customer.id, &chat_timers).await?
+                        {
+                            events.push(event);
+                        }
+                    }
                     let now = ticket.created_at;
                     Ok(match write::route(tx, ticket.clone(), None, now).await? {
                         Some((routed, assigned)) => {
@@ -387,17 +406,6 @@ impl App {
             }
             Created::Replayed(ticket) => (ticket, false),
         };
-        if let Some(body) = new.initial_message {
-            // Keyed, so a replayed create adds it only if the first attempt did not.
-            let customer = &ticket.customer;
-            let sender = (
-                SenderType::Customer,
-                customer.id.as_str(),
-                customer.name.as_str(),
-            );
-            self.write_message(&ticket, sender, format!("initial-{}", ticket.id), body)
-                .await?;
-        }
         // A new ticket was routed with its insert; a replayed one may still wait if the first
         // attempt's caller went away.
         if !created && ticket.is_waiting() {
@@ -631,6 +639,9 @@ impl App {
                         let (events, capacity_of) = (events.clone(), capacity_of.clone());
                         Box::pin(async move {
                             if let Some(agent) = &capacity_of {
+                                // The ticket first, then the agent: every write takes rows in
+                                // that order, so two writes never wait on each other.
+                                tx.ticket_for_update(&ticket.id).await?;
                                 write::check_capacity(tx, agent).await?;
                             }
                             write::save_change(tx, &ticket, previous, &actor, events).await

@@ -3,7 +3,7 @@
 //! fires once: its system message is keyed by the timer, and its ticket change applies only
 //! while the timer is still set, also across restarts.
 use super::App;
-use super::conversations::system_message;
+use super::conversations::server_message;
 use super::write::{self, MessageAdded};
 use crate::domain::conversation::SenderType;
 use crate::domain::timers::{self, DueTimer};
@@ -73,6 +73,18 @@ impl App {
                         ),
                         None => return Ok(None),
                     };
+                    let closing = matches!(transition, Transition::AutoClose { .. });
+                    let notice =
+                        server_message(&ticket, (SenderType::System, SWEEPER, ""), key, body, now);
+                    let mut stored = Vec::new();
+                    // The closing notice goes in while the room is still open; the warning
+                    // after its change.
+                    if closing {
+                        stored.extend(add_notice(tx, notice.clone(), &chat_timers).await?);
+                        ticket = tx.ticket_for_update(&ticket_id).await?.ok_or_else(|| {
+                            Error::Internal("ticket vanished inside its own transaction".into())
+                        })?;
+                    }
                     let holder = ticket.assignee.clone();
                     let previous = ticket.version;
                     let events = match lifecycle::apply(&mut ticket, transition, SWEEPER, now) {
@@ -80,17 +92,15 @@ impl App {
                         Err(Error::FailedPrecondition(_)) => return Ok(None),
                         Err(other) => return Err(other),
                     };
-                    let mut stored = write::save_change(tx, &ticket, previous, SWEEPER, events)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::Internal("ticket changed inside its own transaction".into())
-                        })?;
-                    let notice =
-                        system_message(&ticket, (SenderType::System, SWEEPER, ""), key, body, now);
-                    if let MessageAdded::New(_, event) =
-                        write::add_message(tx, notice, SWEEPER, &chat_timers).await?
-                    {
-                        stored.push(event);
+                    stored.extend(
+                        write::save_change(tx, &ticket, previous, SWEEPER, events)
+                            .await?
+                            .ok_or_else(|| {
+                                Error::Internal("ticket changed inside its own transaction".into())
+                            })?,
+                    );
+                    if !closing {
+                        stored.extend(add_notice(tx, notice, &chat_timers).await?);
                     }
                     Ok(Some((holder, ticket, stored)))
                 })
@@ -129,5 +139,20 @@ impl App {
                 }
             }
         });
+    }
+}
+
+/// A timer's notice inside the timer's write: its MESSAGE_ADDED event, if it was new. A
+/// message already under the notice's key (even with another body) is left alone, so the
+/// timer still fires and cannot be jammed by it.
+async fn add_notice(
+    tx: &mut dyn crate::store::Tx,
+    notice: crate::domain::conversation::Message,
+    chat_timers: &crate::domain::timers::ChatTimers,
+) -> Result<Option<crate::domain::TicketEvent>> {
+    match write::add_message(tx, notice, SWEEPER, chat_timers).await {
+        Ok(MessageAdded::New(_, event)) => Ok(Some(event)),
+        Ok(MessageAdded::Duplicate(_)) | Err(Error::AlreadyExists(_)) => Ok(None),
+        Err(other) => Err(other),
     }
 }

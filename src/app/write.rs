@@ -211,6 +211,12 @@ pub async fn add_message(
         .ticket_for_update(&message.ticket_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("ticket {}", message.ticket_id)))?;
+    if ticket.metadata.chat_room_closed {
+        return Err(Error::FailedPrecondition(format!(
+            "room {} is closed",
+            message.room_id
+        )));
+    }
     message.seq = tx.insert_message(&message).await?;
     let previous = ticket.version;
     let changed = timers::on_message(

@@ -1,5 +1,5 @@
-//! The routing choice of DESIGN.md §3, as pure functions over loads. The store runs them inside
-//! its write transaction so the choice and the assignment cannot race.
+//! The routing choice of DESIGN.md §3, as pure functions over loads. `app::write` runs them
+//! inside one write transaction, so the choice and the assignment cannot race.
 use crate::clock::Time;
 use crate::domain::{Agent, Ticket};
 

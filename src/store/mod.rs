@@ -87,8 +87,8 @@ pub trait Tx: Send {
     async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()>;
     /// Records when the agent last got a ticket (routing's "longest idle").
     async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()>;
-    /// Every agent with its load (or the one named), held for the rest of the transaction,
-    /// in id order.
+    /// Every agent with its load (or the one named), held for the rest of the transaction.
+    /// Writes take rows ticket first, then agents (in id order), so none waits on another.
     async fn agent_loads_for_update(&mut self, agent_id: Option<&str>) -> Result<Vec<AgentLoad>>;
     /// The waiting ticket of the agent's queues and languages with the highest priority,
     /// then the oldest; held for the rest of the transaction.
@@ -124,6 +124,10 @@ impl dyn Store {
         self.run_write(Box::new(move |tx| {
             let (work, slot) = (work.clone(), slot.clone());
             Box::pin(async move {
+                // A retried attempt starts from nothing: only the committed one answers.
+                *slot
+                    .lock()
+                    .map_err(|_| Error::Internal("write result lock".into()))? = None;
                 let value = work(tx).await?;
                 *slot
                     .lock()
@@ -283,10 +287,13 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::WorkerCrashed => {
-                Error::Unavailable(format!("the database is unavailable: {error}"))
+                // The detail is for operators; clients hear that they may retry.
+                tracing::warn!(%error, "database unavailable");
+                Error::Unavailable("the database is unavailable; retry".into())
             }
             sqlx::Error::Database(db) if db.message().contains("database is locked") => {
-                Error::Unavailable(format!("the database is busy: {error}"))
+                tracing::warn!(%error, "database busy");
+                Error::Unavailable("the database is busy; retry".into())
             }
             _ => Error::Internal(format!("database error: {error}")),
         }

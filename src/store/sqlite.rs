@@ -96,7 +96,10 @@ impl SqliteStore {
                 let completion: Completion = Box::new(move |commit_error| {
                     let _ = reply.send(match commit_error {
                         None => outcome,
-                        Some(error) => Err(Error::Unavailable(format!("commit failed: {error}"))),
+                        // The writer logs the detail; the caller hears it may retry.
+                        Some(_) => Err(Error::Unavailable(
+                            "the write could not be committed; retry".into(),
+                        )),
                     });
                 });
                 (ok, completion)
@@ -559,7 +562,7 @@ async fn save_ticket(
         return Ok(None);
     };
     let doc = encode_ticket(ticket)?;
-    ticket_columns(
+    let updated = ticket_columns(
         sqlx::query(
             "UPDATE tickets SET external_id = ?, status = ?, priority = ?, queue = ?, channel = ?, \
              ticket_type = ?, source = ?, assignee = ?, bot_id = ?, customer_id = ?, language = ?, \
@@ -575,6 +578,9 @@ async fn save_ticket(
     .execute(&mut *conn)
     .await
     .map_err(on_constraint)?;
+    if updated.rows_affected() != 1 {
+        return Ok(None);
+    }
     write_tags(conn, ticket).await?;
     Ok(Some(Before { assignee, queue }))
 }
