@@ -1,5 +1,6 @@
 //! Chat timers: the warning and the auto-close fire at the configured times, exactly once,
 //! also across a restart. No sleeping: the clock is advanced by hand and the sweeper is run.
+#[macro_use]
 mod common;
 
 use casework::clock::Clock;
@@ -40,9 +41,9 @@ async fn messages(server: &TestServer, room_id: &str) -> Vec<pb::Message> {
         .messages
 }
 
-#[tokio::test]
-async fn silence_warns_then_closes_exactly_once_across_a_restart() {
-    let server = TestServer::start().await;
+both_backends! {
+async fn silence_warns_then_closes_exactly_once_across_a_restart(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
     admin.assign(&ticket.id, AGENT).await.expect("assign");
@@ -134,10 +135,12 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart() {
     assert_eq!(system, 2, "one warning and one closing message");
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn a_customer_reply_stops_the_timers_and_email_has_none() {
-    let server = TestServer::start().await;
+async fn a_customer_reply_stops_the_timers_and_email_has_none(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let chat = admin.create(new_ticket("cust-1")).await.expect("chat");
     admin.assign(&chat.id, AGENT).await.expect("assign");
@@ -208,10 +211,12 @@ async fn a_customer_reply_stops_the_timers_and_email_has_none() {
     assert!(metadata.first_response_at.is_some());
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn due_dates_drive_the_overdue_and_due_today_filters() {
-    let server = TestServer::start().await;
+async fn due_dates_drive_the_overdue_and_due_today_filters(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     // 09:00; the queue's default SLA is 15 minutes; one ticket gets 2 days.
     let soon = admin.create(new_ticket("c1")).await.expect("soon");
@@ -285,4 +290,5 @@ async fn due_dates_drive_the_overdue_and_due_today_filters() {
         "closed tickets are not overdue"
     );
     server.stop().await;
+}
 }

@@ -95,7 +95,8 @@ pub trait Tx: Send {
     /// The waiting ticket of the agent's queues and languages with the highest priority,
     /// then the oldest; held for the rest of the transaction.
     async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>>;
-    /// Tickets assigned to the agent (status `ASSIGNED`), by number.
+    /// Tickets assigned to the agent (status `ASSIGNED`), by number, held for the rest of the
+    /// transaction.
     async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>>;
     /// The message `sender_id` sent in the room with this client message id, if any.
     async fn message_by_client_id(

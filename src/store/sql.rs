@@ -625,10 +625,11 @@ macro_rules! sql_tx {
                 }
 
                 async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>> {
-                    let rows = sqlx::query(
+                    let rows = sqlx::query(&format!(
                         "SELECT doc FROM tickets WHERE assignee = $1 AND status = 'ASSIGNED' \
-                         ORDER BY number",
-                    )
+                         ORDER BY number{}",
+                        Self::LOCK
+                    ))
                     .bind(agent_id)
                     .fetch_all(&mut *self.conn)
                     .await;
