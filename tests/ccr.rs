@@ -301,10 +301,17 @@ async fn tickets_carry_leaf_codes_only(backend: Backend) {
 }
 }
 
-#[tokio::test]
-async fn import_ccr_command_reads_csv_and_refuses_a_broken_file() {
+both_backends! {
+async fn import_ccr_command_reads_csv_and_refuses_a_broken_file(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let database_url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let postgres = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PostgresDatabase::create().await),
+    };
+    let database_url = match &postgres {
+        None => format!("sqlite://{}", dir.path().join("cli.db").display()),
+        Some(database) => database.url.clone(),
+    };
     let good = dir.path().join("ccr.csv");
     std::fs::write(
         &good,
@@ -358,6 +365,7 @@ async fn import_ccr_command_reads_csv_and_refuses_a_broken_file() {
     assert_eq!(nodes.len(), 3, "the good import stands");
     assert_eq!(nodes[2].translations.len(), 2);
     store.close().await;
+}
 }
 
 both_backends! {
