@@ -130,7 +130,7 @@ pub const TICKET_COLUMNS: [&str; 23] = [
 pub enum Value {
     Text(Option<String>),
     Int(Option<i64>),
-    Doc(Json<Ticket>),
+    Doc(Json<Box<Ticket>>),
 }
 
 pub fn ticket_values(ticket: &Ticket) -> Vec<Value> {
@@ -164,7 +164,7 @@ pub fn ticket_values(ticket: &Ticket) -> Vec<Value> {
         Value::Int(ticket.metadata.auto_close_warning_at.map(to_micros)),
         Value::Int(ticket.metadata.auto_close_at.map(to_micros)),
         Value::Int(Some(ticket.version)),
-        Value::Doc(Json(ticket.clone())),
+        Value::Doc(Json(Box::new(ticket.clone()))),
     ]
 }
 
@@ -174,7 +174,7 @@ where
     DB: sqlx::Database,
     Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Json<Ticket>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Json<Box<Ticket>>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     match value {
         Value::Text(v) => qb.push_bind(v),
@@ -191,7 +191,7 @@ where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Json<Ticket>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Json<Box<Ticket>>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let mut qb = sqlx::QueryBuilder::new(format!(
         "INSERT INTO tickets (id, number, {}) VALUES (",
@@ -215,7 +215,7 @@ where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Json<Ticket>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Json<Box<Ticket>>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let mut qb = sqlx::QueryBuilder::new("UPDATE tickets SET ");
     for (i, (column, value)) in TICKET_COLUMNS.iter().zip(ticket_values(ticket)).enumerate() {
@@ -719,6 +719,100 @@ macro_rules! sql_store {
             use sqlx::types::Json;
             use std::collections::HashMap;
 
+            type Row = <$db as sqlx::Database>::Row;
+            type Statement<'v> = sqlx::query::Query<'v, $db, <$db as sqlx::Database>::Arguments<'v>>;
+
+            /// Every row `sql` selects, decoded.
+            async fn all<T>(store: &$store, sql: &str, decode: fn(&Row) -> Result<T>) -> Result<Vec<T>> {
+                let rows = sqlx::query(sql).fetch_all(store.reader()).await?;
+                rows.iter().map(decode).collect()
+            }
+
+            /// The row `sql` selects by its one parameter `key`, decoded.
+            async fn one<T>(
+                store: &$store,
+                sql: &str,
+                key: &str,
+                decode: fn(&Row) -> Result<T>,
+            ) -> Result<Option<T>> {
+                let row = sqlx::query(sql).bind(key).fetch_optional(store.reader()).await?;
+                row.as_ref().map(decode).transpose()
+            }
+
+            /// Runs the statement `statement` makes of `values` as a write of its own.
+            pub(super) async fn write_one<V>(
+                store: &$store,
+                values: V,
+                statement: for<'v> fn(&'v V) -> Statement<'v>,
+            ) -> Result<()>
+            where
+                V: Clone + Send + Sync + 'static,
+            {
+                store
+                    .write(move |conn| {
+                        let values = values.clone();
+                        Box::pin(async move {
+                            statement(&values).execute(&mut *conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+
+            fn queue_upsert(queue: &Queue) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO queues (id, name, language, default_sla_seconds) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+                     name = excluded.name, language = excluded.language, \
+                     default_sla_seconds = excluded.default_sla_seconds",
+                )
+                .bind(&queue.id)
+                .bind(&queue.name)
+                .bind(&queue.language)
+                .bind(queue.default_sla_seconds)
+            }
+
+            fn department_upsert(department: &EscalationDepartment) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO escalation_departments (id, label) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET label = excluded.label",
+                )
+                .bind(&department.id)
+                .bind(&department.label)
+            }
+
+            fn agent_upsert(agent: &Agent) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, \
+                     status_updated_at, queues, languages, max_concurrent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
+                     queues = excluded.queues, languages = excluded.languages, \
+                     max_concurrent = excluded.max_concurrent",
+                )
+                .bind(&agent.id)
+                .bind(&agent.name)
+                .bind(agent.role.as_str())
+                .bind(&agent.status)
+                .bind(&agent.status_alias)
+                .bind(agent.last_login_at.map(to_micros))
+                .bind(agent.status_updated_at.map(to_micros))
+                .bind(Json(&agent.queues))
+                .bind(Json(&agent.languages))
+                .bind(i64::from(agent.max_concurrent))
+            }
+
+            fn status_upsert(status: &AgentStatus) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO agent_statuses (name, alias, receives_tickets) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET alias = excluded.alias, \
+                     receives_tickets = excluded.receives_tickets",
+                )
+                .bind(&status.name)
+                .bind(&status.alias)
+                .bind(status.receives_tickets)
+            }
+
             #[async_trait::async_trait]
             impl TicketStore for $store {
                 async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>> {
@@ -864,81 +958,49 @@ macro_rules! sql_store {
             #[async_trait::async_trait]
             impl ReferenceStore for $store {
                 async fn list_queues(&self) -> Result<Vec<Queue>> {
-                    let rows = sqlx::query(
+                    all(
+                        self,
                         "SELECT id, name, language, default_sla_seconds FROM queues ORDER BY name, id",
+                        decode_queue,
                     )
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(decode_queue).collect()
+                    .await
                 }
 
                 async fn get_queue(&self, id: &str) -> Result<Option<Queue>> {
-                    let row = sqlx::query(
+                    one(
+                        self,
                         "SELECT id, name, language, default_sla_seconds FROM queues WHERE id = $1",
+                        id,
+                        decode_queue,
                     )
-                    .bind(id)
-                    .fetch_optional(self.reader())
-                    .await?;
-                    row.as_ref().map(decode_queue).transpose()
+                    .await
                 }
 
                 async fn upsert_queue(&self, queue: &Queue) -> Result<()> {
-                    let queue = queue.clone();
-                    self.write(move |conn| {
-                        let queue = queue.clone();
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO queues (id, name, language, default_sla_seconds) \
-                                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
-                                 name = excluded.name, language = excluded.language, \
-                                 default_sla_seconds = excluded.default_sla_seconds",
-                            )
-                            .bind(&queue.id)
-                            .bind(&queue.name)
-                            .bind(&queue.language)
-                            .bind(queue.default_sla_seconds)
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    write_one(self, queue.clone(), queue_upsert).await
                 }
 
                 async fn list_departments(&self) -> Result<Vec<EscalationDepartment>> {
-                    let rows = sqlx::query(
+                    all(
+                        self,
                         "SELECT id, label FROM escalation_departments ORDER BY label, id",
+                        decode_department,
                     )
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(decode_department).collect()
+                    .await
                 }
 
                 async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>> {
-                    let row = sqlx::query("SELECT id, label FROM escalation_departments WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(self.reader())
-                        .await?;
-                    row.as_ref().map(decode_department).transpose()
+                    one(
+                        self,
+                        "SELECT id, label FROM escalation_departments WHERE id = $1",
+                        id,
+                        decode_department,
+                    )
+                    .await
                 }
 
                 async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()> {
-                    let department = department.clone();
-                    self.write(move |conn| {
-                        let department = department.clone();
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO escalation_departments (id, label) VALUES ($1, $2) \
-                                 ON CONFLICT (id) DO UPDATE SET label = excluded.label",
-                            )
-                            .bind(&department.id)
-                            .bind(&department.label)
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    write_one(self, department.clone(), department_upsert).await
                 }
 
                 async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>> {
@@ -966,22 +1028,22 @@ macro_rules! sql_store {
             #[async_trait::async_trait]
             impl CcrStore for $store {
                 async fn list_ccr(&self) -> Result<Vec<Ccr>> {
-                    let rows = sqlx::query(
+                    all(
+                        self,
                         "SELECT code, level, parent_code, translations FROM ccr_nodes ORDER BY code",
+                        decode_ccr,
                     )
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(decode_ccr).collect()
+                    .await
                 }
 
                 async fn get_ccr(&self, code: &str) -> Result<Option<Ccr>> {
-                    let row = sqlx::query(
+                    one(
+                        self,
                         "SELECT code, level, parent_code, translations FROM ccr_nodes WHERE code = $1",
+                        code,
+                        decode_ccr,
                     )
-                    .bind(code)
-                    .fetch_optional(self.reader())
-                    .await?;
-                    row.as_ref().map(decode_ccr).transpose()
+                    .await
                 }
 
                 async fn is_ccr_leaf(&self, code: &str) -> Result<bool> {
@@ -1025,42 +1087,17 @@ macro_rules! sql_store {
             #[async_trait::async_trait]
             impl AgentStore for $store {
                 async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
-                    let row = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(self.reader())
-                        .await?;
-                    row.as_ref().map(decode_agent).transpose()
+                    one(
+                        self,
+                        &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"),
+                        id,
+                        decode_agent,
+                    )
+                    .await
                 }
 
                 async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-                    let agent = agent.clone();
-                    self.write(move |conn| {
-                        let agent = agent.clone();
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO agents (id, name, role, status, status_alias, \
-                                 last_login_at, status_updated_at, queues, languages, max_concurrent) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                                 role = excluded.role, queues = excluded.queues, \
-                                 languages = excluded.languages, max_concurrent = excluded.max_concurrent",
-                            )
-                            .bind(&agent.id)
-                            .bind(&agent.name)
-                            .bind(agent.role.as_str())
-                            .bind(&agent.status)
-                            .bind(&agent.status_alias)
-                            .bind(agent.last_login_at.map(to_micros))
-                            .bind(agent.status_updated_at.map(to_micros))
-                            .bind(Json(&agent.queues))
-                            .bind(Json(&agent.languages))
-                            .bind(i64::from(agent.max_concurrent))
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    write_one(self, agent.clone(), agent_upsert).await
                 }
 
                 async fn set_agent_status(
@@ -1167,43 +1204,26 @@ macro_rules! sql_store {
                 }
 
                 async fn list_agent_statuses(&self) -> Result<Vec<AgentStatus>> {
-                    let rows = sqlx::query(
+                    all(
+                        self,
                         "SELECT name, alias, receives_tickets FROM agent_statuses ORDER BY name",
+                        decode_status,
                     )
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(decode_status).collect()
+                    .await
                 }
 
                 async fn get_agent_status(&self, name: &str) -> Result<Option<AgentStatus>> {
-                    let row = sqlx::query(
+                    one(
+                        self,
                         "SELECT name, alias, receives_tickets FROM agent_statuses WHERE name = $1",
+                        name,
+                        decode_status,
                     )
-                    .bind(name)
-                    .fetch_optional(self.reader())
-                    .await?;
-                    row.as_ref().map(decode_status).transpose()
+                    .await
                 }
 
                 async fn upsert_agent_status(&self, status: &AgentStatus) -> Result<()> {
-                    let status = status.clone();
-                    self.write(move |conn| {
-                        let status = status.clone();
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO agent_statuses (name, alias, receives_tickets) \
-                                 VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET \
-                                 alias = excluded.alias, receives_tickets = excluded.receives_tickets",
-                            )
-                            .bind(&status.name)
-                            .bind(&status.alias)
-                            .bind(status.receives_tickets)
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    write_one(self, status.clone(), status_upsert).await
                 }
             }
         }

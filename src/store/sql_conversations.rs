@@ -12,6 +12,7 @@ macro_rules! sql_conversations {
             use $crate::error::Result;
             use $crate::store::ConversationStore;
             use $crate::store::filter::push_scope;
+            use super::sql_store::write_one;
             use $crate::store::sql::{
                 MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment, decode_message, decode_room,
             };
@@ -31,6 +32,36 @@ macro_rules! sql_conversations {
                 )
                 .push_bind(reader.id.clone())
                 .push("), 0)) AS unread");
+            }
+
+            type Statement<'v> =
+                sqlx::query::Query<'v, $db, <$db as sqlx::Database>::Arguments<'v>>;
+
+            /// Moves the reader's position forward (never back).
+            fn read_position_upsert((room_id, reader, seq): &(String, String, i64)) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO read_positions (room_id, reader_id, seq) VALUES ($1, $2, $3) \
+                     ON CONFLICT (room_id, reader_id) DO UPDATE SET seq = CASE \
+                     WHEN excluded.seq > read_positions.seq THEN excluded.seq \
+                     ELSE read_positions.seq END",
+                )
+                .bind(room_id)
+                .bind(reader)
+                .bind(*seq)
+            }
+
+            fn attachment_insert(attachment: &Attachment) -> Statement<'_> {
+                sqlx::query(
+                    "INSERT INTO attachments (id, room_id, name, content_type, size, data, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&attachment.meta.id)
+                .bind(&attachment.room_id)
+                .bind(&attachment.meta.name)
+                .bind(&attachment.meta.content_type)
+                .bind(attachment.meta.size)
+                .bind(&attachment.data)
+                .bind(to_micros(attachment.created_at))
             }
 
             #[async_trait::async_trait]
@@ -107,25 +138,8 @@ macro_rules! sql_conversations {
                 }
 
                 async fn mark_read(&self, room_id: &str, reader: &str, seq: i64) -> Result<()> {
-                    let (room_id, reader) = (room_id.to_string(), reader.to_string());
-                    self.write(move |conn| {
-                        let (room_id, reader) = (room_id.clone(), reader.clone());
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO read_positions (room_id, reader_id, seq) \
-                                 VALUES ($1, $2, $3) ON CONFLICT (room_id, reader_id) DO UPDATE \
-                                 SET seq = CASE WHEN excluded.seq > read_positions.seq \
-                                 THEN excluded.seq ELSE read_positions.seq END",
-                            )
-                            .bind(&room_id)
-                            .bind(&reader)
-                            .bind(seq)
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    let position = (room_id.to_string(), reader.to_string(), seq);
+                    write_one(self, position, read_position_upsert).await
                 }
 
                 async fn customer_rooms(
@@ -164,26 +178,7 @@ macro_rules! sql_conversations {
                 }
 
                 async fn save_attachment(&self, attachment: Attachment) -> Result<()> {
-                    self.write(move |conn| {
-                        let attachment = attachment.clone();
-                        Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO attachments (id, room_id, name, content_type, size, \
-                                 data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                            )
-                            .bind(&attachment.meta.id)
-                            .bind(&attachment.room_id)
-                            .bind(&attachment.meta.name)
-                            .bind(&attachment.meta.content_type)
-                            .bind(attachment.meta.size)
-                            .bind(&attachment.data)
-                            .bind(to_micros(attachment.created_at))
-                            .execute(&mut *conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .await
+                    write_one(self, attachment, attachment_insert).await
                 }
 
                 async fn get_attachment(&self, id: &str) -> Result<Option<Attachment>> {
