@@ -59,8 +59,11 @@ pub async fn postgres_ready() -> bool {
             if required {
                 panic!("PostgreSQL at {url} is unreachable: {error}");
             }
+            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
             WARNED.call_once(|| {
-                eprintln!(
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "!!! SKIPPING the PostgreSQL cases: no server at {url} ({error}). Start one \
                      (pg_ctlcluster 15 main start) or set CASEWORK_TEST_POSTGRES_URL to run them."
                 );
