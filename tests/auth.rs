@@ -1,4 +1,5 @@
 //! DESIGN.md §6: every refused caller gets the right code and changes nothing.
+#[macro_use]
 mod common;
 
 use base64::Engine;
@@ -25,8 +26,8 @@ struct Fixture {
     elsewhere: String,
 }
 
-async fn fixture() -> Fixture {
-    let server = TestServer::start().await;
+async fn fixture(backend: Backend) -> Fixture {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let others = admin.create(new_ticket("cust-2")).await.expect("create").id;
     admin.assign(&others, OTHER_AGENT).await.expect("assign");
@@ -85,9 +86,10 @@ fn hold(id: &str) -> pb::HoldTicketRequest {
     }
 }
 
+both_backends! {
 #[tokio::test]
-async fn bad_credentials_are_unauthenticated_and_change_nothing() {
-    let mut f = fixture().await;
+async fn bad_credentials_are_unauthenticated_and_change_nothing(backend: Backend) {
+    let mut f = fixture(backend).await;
     let before = snapshot(&mut f.admin, &f.mine).await;
     let now = chrono::Utc::now().timestamp();
     let claims = |role: &str, exp: i64| json!({ "sub": AGENT, "role": role, "exp": exp });
@@ -186,10 +188,12 @@ async fn bad_credentials_are_unauthenticated_and_change_nothing() {
     assert_eq!(page.total_size, 4, "no ticket was created");
     f.server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn wrong_role_is_permission_denied_and_changes_nothing() {
-    let mut f = fixture().await;
+async fn wrong_role_is_permission_denied_and_changes_nothing(backend: Backend) {
+    let mut f = fixture(backend).await;
     let mut agent = f.server.tickets(AGENT, Role::Agent).await;
     let mut customer = f.server.tickets("cust-1", Role::Customer).await;
 
@@ -302,10 +306,12 @@ async fn wrong_role_is_permission_denied_and_changes_nothing() {
     assert_eq!(snapshot(&mut f.admin, &f.mine).await, before);
     f.server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn an_agent_acts_only_on_its_tickets_and_waiting_tickets_of_its_queues() {
-    let mut f = fixture().await;
+async fn an_agent_acts_only_on_its_tickets_and_waiting_tickets_of_its_queues(backend: Backend) {
+    let mut f = fixture(backend).await;
     let mut agent = f.server.tickets(AGENT, Role::Agent).await;
 
     let before = snapshot(&mut f.admin, &f.others).await;
@@ -364,10 +370,12 @@ async fn an_agent_acts_only_on_its_tickets_and_waiting_tickets_of_its_queues() {
     assert_eq!(held.status, pb::TicketStatus::OnHold as i32);
     f.server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn a_customer_sees_only_its_own_tickets() {
-    let mut f = fixture().await;
+async fn a_customer_sees_only_its_own_tickets(backend: Backend) {
+    let mut f = fixture(backend).await;
     let mut customer = f.server.tickets("cust-1", Role::Customer).await;
 
     let others_ticket = f.admin.get(&f.others).await.expect("get");
@@ -424,10 +432,12 @@ async fn a_customer_sees_only_its_own_tickets() {
     assert_eq!(page.total_size, 0);
     f.server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn a_service_acting_for_someone_gets_exactly_their_rights() {
-    let mut f = fixture().await;
+async fn a_service_acting_for_someone_gets_exactly_their_rights(backend: Backend) {
+    let mut f = fixture(backend).await;
     let service = f.server.tickets("svc-bot", Role::Service).await;
     let mut for_agent = service.clone().with_header("x-agent-user-id", AGENT);
 
@@ -493,9 +503,11 @@ async fn a_service_acting_for_someone_gets_exactly_their_rights() {
     assert_eq!(last.actor, format!("svc-bot/{AGENT}"));
     f.server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn health_and_reflection_need_no_token() {
+async fn health_and_reflection_need_no_token(backend: Backend) {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::health_client::HealthClient;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -503,7 +515,7 @@ async fn health_and_reflection_need_no_token() {
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let mut health = HealthClient::new(server.channel().await);
     for service in ["", "casework.v1.TicketService"] {
         let reply = health
@@ -549,10 +561,12 @@ async fn health_and_reflection_need_no_token() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn malformed_acting_for_headers_are_invalid_argument_and_change_nothing() {
-    let mut f = fixture().await;
+async fn malformed_acting_for_headers_are_invalid_argument_and_change_nothing(backend: Backend) {
+    let mut f = fixture(backend).await;
     let before = snapshot(&mut f.admin, &f.mine).await;
     let service = f.server.tickets("svc-bot", Role::Service).await;
     let too_long = "x".repeat(129);
@@ -582,4 +596,5 @@ async fn malformed_acting_for_headers_are_invalid_argument_and_change_nothing() 
     }
     assert_eq!(snapshot(&mut f.admin, &f.mine).await, before);
     f.server.stop().await;
+}
 }

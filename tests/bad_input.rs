@@ -1,5 +1,6 @@
 //! DESIGN.md §7: bad input is INVALID_ARGUMENT naming the field, for every field of
 //! TicketService, and nothing is written. Also invalid UTF-8 and oversized messages.
+#[macro_use]
 mod common;
 
 use base64::Engine;
@@ -2041,9 +2042,10 @@ async fn total_size(admin: &mut Tickets) -> i64 {
         .total_size
 }
 
+both_backends! {
 #[tokio::test]
-async fn every_bad_field_is_invalid_argument_naming_it_and_writes_nothing() {
-    let server = TestServer::start().await;
+async fn every_bad_field_is_invalid_argument_naming_it_and_writes_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut service = server.tickets("svc-workflows", Role::Service).await;
     let target = admin.create(new_ticket("cust-1")).await.expect("create");
@@ -2134,6 +2136,7 @@ async fn every_bad_field_is_invalid_argument_naming_it_and_writes_nothing() {
     );
     server.stop().await;
 }
+}
 
 /// CreateTicketRequest as the wire sees it, except that `subject` (field 3) is raw bytes.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -2148,11 +2151,12 @@ struct RawCreateTicketRequest {
     customer: Option<pb::Customer>,
 }
 
+both_backends! {
 #[tokio::test]
-async fn invalid_utf8_is_invalid_argument() {
+async fn invalid_utf8_is_invalid_argument(backend: Backend) {
     use tonic::codegen::http::uri::PathAndQuery;
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let before = total_size(&mut admin).await;
 
@@ -2209,10 +2213,12 @@ async fn invalid_utf8_is_invalid_argument() {
     assert_eq!(total_size(&mut admin).await, before + 1);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn a_message_over_4_mib_is_resource_exhausted() {
-    let server = TestServer::start().await;
+async fn a_message_over_4_mib_is_resource_exhausted(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let before = total_size(&mut admin).await;
     let mut big = admin.clone();
@@ -2232,4 +2238,5 @@ async fn a_message_over_4_mib_is_resource_exhausted() {
     let created = big.create(new_ticket("cust-1")).await.expect("create");
     assert_eq!(created.number, 1);
     server.stop().await;
+}
 }

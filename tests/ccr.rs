@@ -1,5 +1,6 @@
 //! CcrService: import validates the whole tree first, search is accent- and case-insensitive
 //! and ranks word prefixes first, tickets carry leaf codes only; `casework import-ccr`.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -102,9 +103,10 @@ fn codes(results: &[pb::SearchableCcrChild]) -> Vec<String> {
         .collect()
 }
 
+both_backends! {
 #[tokio::test]
-async fn import_validates_the_whole_tree_and_keeps_the_old_one_on_failure() {
-    let server = TestServer::start().await;
+async fn import_validates_the_whole_tree_and_keeps_the_old_one_on_failure(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = Ccr::new(&server, ADMIN, Role::Admin).await;
     let summary = admin
         .import(demo_nodes(), false)
@@ -177,10 +179,12 @@ async fn import_validates_the_whole_tree_and_keeps_the_old_one_on_failure() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn search_finds_words_in_their_language_and_ranks_prefixes_first() {
-    let server = TestServer::start().await;
+async fn search_finds_words_in_their_language_and_ranks_prefixes_first(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = Ccr::new(&server, ADMIN, Role::Admin).await;
     admin.import(demo_nodes(), false).await.expect("import");
     let mut agent = Ccr::new(&server, AGENT, Role::Agent).await;
@@ -231,10 +235,12 @@ async fn search_finds_words_in_their_language_and_ranks_prefixes_first() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn tickets_carry_leaf_codes_only() {
-    let server = TestServer::start().await;
+async fn tickets_carry_leaf_codes_only(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut ccr = Ccr::new(&server, ADMIN, Role::Admin).await;
     ccr.import(demo_nodes(), false).await.expect("import");
     let mut admin = server.admin().await;
@@ -293,11 +299,19 @@ async fn tickets_carry_leaf_codes_only() {
     );
     server.stop().await;
 }
+}
 
-#[tokio::test]
-async fn import_ccr_command_reads_csv_and_refuses_a_broken_file() {
+both_backends! {
+async fn import_ccr_command_reads_csv_and_refuses_a_broken_file(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let database_url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let postgres = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PostgresDatabase::create().await),
+    };
+    let database_url = match &postgres {
+        None => format!("sqlite://{}", dir.path().join("cli.db").display()),
+        Some(database) => database.url.clone(),
+    };
     let good = dir.path().join("ccr.csv");
     std::fs::write(
         &good,
@@ -352,10 +366,12 @@ async fn import_ccr_command_reads_csv_and_refuses_a_broken_file() {
     assert_eq!(nodes[2].translations.len(), 2);
     store.close().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn bad_ccr_input_names_the_field() {
-    let server = TestServer::start().await;
+async fn bad_ccr_input_names_the_field(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut agent = Ccr::new(&server, AGENT, Role::Agent).await;
     let search = |query: &str, language: &str, page_size: i32| pb::SearchCcrRequest {
         query: query.into(),
@@ -409,4 +425,5 @@ async fn bad_ccr_input_names_the_field() {
     }
     assert!(admin.tree("").await.is_empty(), "nothing was imported");
     server.stop().await;
+}
 }

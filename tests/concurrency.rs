@@ -1,5 +1,6 @@
 //! Concurrency is tested, not assumed: racing lifecycle changes, racing idempotent creates,
 //! and keyset paging while others insert.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -8,9 +9,10 @@ use common::*;
 use std::collections::HashMap;
 use tonic::Code;
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_assigns_and_closes_apply_exactly_the_legal_changes() {
-    let server = TestServer::start().await;
+async fn racing_assigns_and_closes_apply_exactly_the_legal_changes(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     for round in 0..3 {
         let ticket = admin
@@ -67,10 +69,12 @@ async fn racing_assigns_and_closes_apply_exactly_the_legal_changes() {
     }
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_retries_of_one_request_id_create_one_ticket() {
-    let server = TestServer::start().await;
+async fn racing_retries_of_one_request_id_create_one_ticket(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut service = server.tickets("checkout-service", Role::Service).await;
     let mut request = new_ticket("cust-retry");
     request.request_id = "order-42-complaint".into();
@@ -107,6 +111,7 @@ async fn racing_retries_of_one_request_id_create_one_ticket() {
     );
     server.stop().await;
 }
+}
 
 async fn page_through(client: &mut Tickets, order: pb::TicketOrder) -> Vec<String> {
     let mut seen = Vec::new();
@@ -131,9 +136,10 @@ async fn page_through(client: &mut Tickets, order: pb::TicketOrder) -> Vec<Strin
     }
 }
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn paging_never_skips_or_repeats_while_others_insert() {
-    let server = TestServer::start().await;
+async fn paging_never_skips_or_repeats_while_others_insert(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut existing = Vec::new();
     for i in 0..200 {
@@ -176,10 +182,12 @@ async fn paging_never_skips_or_repeats_while_others_insert() {
     assert_eq!(all.len(), 1200);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_self_assigns_stay_within_capacity() {
-    let server = TestServer::start().await;
+async fn racing_self_assigns_stay_within_capacity(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut ids = Vec::new();
     for i in 0..12 {
@@ -222,4 +230,5 @@ async fn racing_self_assigns_stay_within_capacity() {
         .into_inner();
     assert_eq!(held.total_size, 5);
     server.stop().await;
+}
 }

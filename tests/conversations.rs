@@ -1,5 +1,6 @@
 //! ConversationService: messages, idempotency, internal notes, unread counts, closing rooms,
 //! live rooms, customer conversations and attachments.
+#[macro_use]
 mod common;
 
 use casework::app::AppConfig;
@@ -86,9 +87,10 @@ async fn assigned_chat(server: &TestServer) -> (pb::Ticket, String) {
     (ticket, room_id)
 }
 
+both_backends! {
 #[tokio::test]
-async fn a_conversation_with_notes_reads_and_a_closed_room() {
-    let server = TestServer::start().await;
+async fn a_conversation_with_notes_reads_and_a_closed_room(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (ticket, room_id) = assigned_chat(&server).await;
     let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
     let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
@@ -309,10 +311,12 @@ async fn a_conversation_with_notes_reads_and_a_closed_room() {
     customer.say(&room_id, "Me again").await;
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn a_customers_unread_count_never_counts_notes() {
-    let server = TestServer::start().await;
+async fn a_customers_unread_count_never_counts_notes(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (ticket, room_id) = assigned_chat(&server).await;
     let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
     let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
@@ -349,10 +353,12 @@ async fn a_customers_unread_count_never_counts_notes() {
     assert_eq!(rooms.rooms[0].unread_count, 1);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn rooms_are_private_and_stream_live() {
-    let server = TestServer::start().await;
+async fn rooms_are_private_and_stream_live(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (ticket, room_id) = assigned_chat(&server).await;
     let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
     let mut stranger = Rooms::new(&server, "cust-2", Role::Customer).await;
@@ -432,10 +438,12 @@ async fn rooms_are_private_and_stream_live() {
     assert_eq!((a.id, b.id), (second.id, third.id));
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn customer_conversations_by_id_and_by_channel_identity() {
-    let server = TestServer::start().await;
+async fn customer_conversations_by_id_and_by_channel_identity(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut with_identity = new_ticket("cust-9");
     with_identity
@@ -508,14 +516,16 @@ async fn customer_conversations_by_id_and_by_channel_identity() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn attachments_are_stored_limited_and_attached() {
+async fn attachments_are_stored_limited_and_attached(backend: Backend) {
     let config = AppConfig {
         max_attachment_bytes: 1024,
         ..AppConfig::default()
     };
-    let server = TestServer::start_configured(config, ServerOptions::default()).await;
+    let server = TestServer::start_configured_on(backend, config, ServerOptions::default()).await;
     let (_, room_id) = assigned_chat(&server).await;
     let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
     let upload = |data: Vec<u8>| pb::UploadAttachmentRequest {
@@ -580,10 +590,12 @@ async fn attachments_are_stored_limited_and_attached() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn bad_conversation_input_names_the_field_and_writes_nothing() {
-    let server = TestServer::start().await;
+async fn bad_conversation_input_names_the_field_and_writes_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (_, room_id) = assigned_chat(&server).await;
     let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
     let long = "x".repeat(129);
@@ -729,10 +741,12 @@ async fn bad_conversation_input_names_the_field_and_writes_nothing() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn every_other_conversation_field_refuses_bad_input_by_name() {
-    let server = TestServer::start().await;
+async fn every_other_conversation_field_refuses_bad_input_by_name(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (_, room_id) = assigned_chat(&server).await;
     let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
     let long = "x".repeat(129);
@@ -870,4 +884,5 @@ async fn every_other_conversation_field_refuses_bad_input_by_name() {
         "nothing was written"
     );
     server.stop().await;
+}
 }

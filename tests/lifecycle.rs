@@ -1,4 +1,5 @@
 //! The whole ticket lifecycle over gRPC, and every illegal transition refused.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -15,9 +16,10 @@ fn event_types(events: &[pb::TicketEvent]) -> Vec<E> {
         .collect()
 }
 
+both_backends! {
 #[tokio::test]
-async fn a_ticket_lives_its_whole_life() {
-    let server = TestServer::start().await;
+async fn a_ticket_lives_its_whole_life(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut agent = server.tickets(AGENT, Role::Agent).await;
     let mut customer = server.tickets("cust-1", Role::Customer).await;
@@ -304,10 +306,12 @@ async fn a_ticket_lives_its_whole_life() {
     assert_eq!(events[1].actor, AGENT);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn bots_hold_tickets_until_handoff_and_raise_and_close_works() {
-    let server = TestServer::start().await;
+async fn bots_hold_tickets_until_handoff_and_raise_and_close_works(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut bot = server.tickets("support-bot", Role::Service).await;
     let mut request = new_ticket("cust-2");
@@ -381,10 +385,12 @@ async fn bots_hold_tickets_until_handoff_and_raise_and_close_works() {
     assert_eq!(history.tickets[0].id, closed.id);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn create_is_idempotent_and_external_ids_are_unique() {
-    let server = TestServer::start().await;
+async fn create_is_idempotent_and_external_ids_are_unique(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut request = new_ticket("cust-3");
     request.request_id = "req-1".into();
@@ -401,10 +407,12 @@ async fn create_is_idempotent_and_external_ids_are_unique() {
     assert_code(admin.create(external).await, Code::AlreadyExists);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn queue_stats_report_depth_and_position() {
-    let server = TestServer::start().await;
+async fn queue_stats_report_depth_and_position(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let low = admin.create(new_ticket("c1")).await.expect("low");
     server.clock.advance(chrono::Duration::seconds(10));
@@ -435,6 +443,7 @@ async fn queue_stats_report_depth_and_position() {
         .into_inner();
     assert_eq!((stats.waiting_count, stats.position), (1, 1));
     server.stop().await;
+}
 }
 
 /// Drives a fresh ticket into `status` and returns its id.
@@ -642,11 +651,12 @@ fn admin_req<T>(headers: &[(&'static str, String)], body: T) -> tonic::Request<T
     request
 }
 
-/// Every transition outside the table is FAILED_PRECONDITION and changes nothing.
+both_backends! {
 #[tokio::test]
-async fn illegal_transitions_are_refused() {
+/// Every transition outside the table is FAILED_PRECONDITION and changes nothing.
+async fn illegal_transitions_are_refused(backend: Backend) {
     use Rpc::*;
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     // The service principal may rate on the customer's behalf; everything else is admin's.
     let mut service = server.tickets("svc", Role::Service).await;
@@ -700,10 +710,12 @@ async fn illegal_transitions_are_refused() {
     assert!(refused >= 30, "the table refuses most moves");
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn setting_the_picked_time_is_a_picked_event() {
-    let server = TestServer::start().await;
+async fn setting_the_picked_time_is_a_picked_event(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let ticket = admin.create(new_ticket("cust-p")).await.expect("create");
     admin.assign(&ticket.id, AGENT).await.expect("assign");
@@ -739,4 +751,5 @@ async fn setting_the_picked_time_is_a_picked_event() {
     let events = admin.events(&ticket.id).await.expect("events");
     assert_eq!(events.last().expect("event").r#type, E::Picked as i32);
     server.stop().await;
+}
 }

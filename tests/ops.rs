@@ -1,6 +1,7 @@
 //! The operator surface of the one port: reflection (v1 and v1alpha), gRPC health, the
 //! not-yet-built services, `/healthz`, `/readyz`, `/metrics`, grpc-web over HTTP/1.1 and
 //! graceful shutdown of live streams.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -67,13 +68,14 @@ macro_rules! reflection_lists_every_service {
 reflection_lists_every_service!(reflection_v1_lists_every_service, v1);
 reflection_lists_every_service!(reflection_v1alpha_lists_every_service, v1alpha);
 
+both_backends! {
 #[tokio::test]
-async fn health_reports_serving_without_a_token() {
+async fn health_reports_serving_without_a_token(backend: Backend) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::health_client::HealthClient;
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let mut client = HealthClient::new(server.channel().await);
     for service in ["", "casework.v1.TicketService"] {
         let response = client
@@ -91,10 +93,12 @@ async fn health_reports_serving_without_a_token() {
     }
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn operator_endpoints_answer() {
-    let server = TestServer::start().await;
+async fn operator_endpoints_answer(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
 
     let healthz = http(&server, "GET", "/healthz", &[], &[]).await;
     assert_eq!(healthz.status, 200);
@@ -105,10 +109,12 @@ async fn operator_endpoints_answer() {
 
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn metrics_count_grpc_calls() {
-    let server = TestServer::start().await;
+async fn metrics_count_grpc_calls(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     for customer in ["cust-1", "cust-2", "cust-3"] {
         admin.create(new_ticket(customer)).await.expect("create");
@@ -137,10 +143,12 @@ async fn metrics_count_grpc_calls() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn grpc_web_over_http1() {
-    let server = TestServer::start().await;
+async fn grpc_web_over_http1(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let token = server.token(ADMIN, Role::Admin);
 
     let message = pb::ListQueuesRequest {}.encode_to_vec();
@@ -191,10 +199,12 @@ async fn grpc_web_over_http1() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn graceful_shutdown_ends_live_streams() {
-    let server = TestServer::start().await;
+async fn graceful_shutdown_ends_live_streams(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let request = admin.req(pb::WatchTicketsRequest::default());
     let mut stream = admin
@@ -226,6 +236,7 @@ async fn graceful_shutdown_ends_live_streams() {
         .await
         .expect("stop() finishes")
         .expect("stop() returns Ok");
+}
 }
 
 /// A response of [`http`].

@@ -1,6 +1,7 @@
 //! The REST shim over real HTTP: every route's success body field by field against the seeds'
 //! structures, every error status a route can give in the blueprint error shape with nothing
 //! written, REST and gRPC telling the same story, CORS for grpc-web and REST.
+#[macro_use]
 mod common;
 
 use casework::app::AppConfig;
@@ -235,8 +236,9 @@ fn queue_name(id: &str) -> &'static str {
     }
 }
 
-async fn start() -> TestServer {
-    let server = TestServer::start_configured(
+async fn start(backend: Backend) -> TestServer {
+    let server = TestServer::start_configured_on(
+        backend,
         AppConfig {
             default_escalation_department: Some(DEPARTMENT.into()),
             ..AppConfig::default()
@@ -347,9 +349,10 @@ async fn snapshot(server: &TestServer) -> (Vec<(String, i64)>, i64, Vec<(String,
     (tickets, last_event, statuses)
 }
 
+both_backends! {
 #[tokio::test]
-async fn ticket_detail_routes_match_seed_000_and_grpc() {
-    let server = start().await;
+async fn ticket_detail_routes_match_seed_000_and_grpc(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "vsba-nhas").await;
     let mut admin = server.admin().await;
     let agent = Rest::as_role(&server, AGENT, Role::Agent);
@@ -534,11 +537,13 @@ async fn ticket_detail_routes_match_seed_000_and_grpc() {
         pb::ResolutionStatus::NoAction as i32
     );
 }
+}
 
-/// A status shown as ON_HOLD over gRPC is ASSIGNED with statusReason `on hold` over REST.
+both_backends! {
 #[tokio::test]
-async fn on_hold_reads_as_assigned_on_hold() {
-    let server = start().await;
+/// A status shown as ON_HOLD over gRPC is ASSIGNED with statusReason `on hold` over REST.
+async fn on_hold_reads_as_assigned_on_hold(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "hold-1").await;
     let mut admin = server.admin().await;
     let request = admin.req(pb::HoldTicketRequest {
@@ -553,6 +558,7 @@ async fn on_hold_reads_as_assigned_on_hold() {
     assert_eq!(body["status"], json!("ASSIGNED"));
     assert_eq!(body["statusReason"], json!("on hold"));
     assert_ticket_000(&body, &admin.get(&ticket.id).await.expect("get"));
+}
 }
 
 fn admin_rest(server: &TestServer) -> Rest {
@@ -574,9 +580,10 @@ async fn upsert_department(server: &TestServer, id: &str, label: &str) {
         .expect("department");
 }
 
+both_backends! {
 #[tokio::test]
-async fn reference_routes_match_seed_000() {
-    let server = start().await;
+async fn reference_routes_match_seed_000(backend: Backend) {
+    let server = start(backend).await;
     let agent = Rest::as_role(&server, AGENT, Role::Agent);
 
     let departments = agent
@@ -654,10 +661,12 @@ async fn reference_routes_match_seed_000() {
         ])
     );
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn chat_ticket_routes_match_seed_001() {
-    let server = start().await;
+async fn chat_ticket_routes_match_seed_001(backend: Backend) {
+    let server = start(backend).await;
     let agent = Rest::as_role(&server, AGENT, Role::Agent);
     let mut admin = server.admin().await;
 
@@ -781,12 +790,14 @@ async fn chat_ticket_routes_match_seed_001() {
     let offline = agent.ok(Method::PUT, "/v1/offline", None).await;
     assert_eq!(offline, json!({"id": AGENT, "status": "offline"}));
 }
+}
 
+both_backends! {
+#[tokio::test]
 /// The acting-for headers: a service token acts for the agent named by X-Agent-User-ID or
 /// X-Agent-ID; an agent's own token may name only itself.
-#[tokio::test]
-async fn acting_for_an_agent() {
-    let server = start().await;
+async fn acting_for_an_agent(backend: Backend) {
+    let server = start(backend).await;
     let service = server.token("svc-oneview", Role::Service);
     for header in ["X-Agent-User-ID", "X-Agent-ID"] {
         let info = Rest::new(&server, Some(service.clone()))
@@ -862,12 +873,14 @@ async fn acting_for_an_agent() {
         .await;
     assert_error(status, &body, 403, "forbidden");
 }
+}
 
+both_backends! {
+#[tokio::test]
 /// A ticket or room the caller may not see reads exactly like a missing one, naming only what
 /// the caller sent; customers read no reference data.
-#[tokio::test]
-async fn hidden_reads_like_missing() {
-    let server = start().await;
+async fn hidden_reads_like_missing(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "cust1-ext").await;
     let room = ticket.metadata.as_ref().expect("m").room_id.clone();
     let stranger = Rest::as_role(&server, "cust-2", Role::Customer);
@@ -932,11 +945,13 @@ async fn hidden_reads_like_missing() {
         assert_error(status, &body, 403, "forbidden");
     }
 }
+}
 
-/// Retries racing each other: two DELETEs of one room both succeed, one CHAT_CLOSED.
+both_backends! {
 #[tokio::test]
-async fn racing_room_closes_are_both_200() {
-    let server = start().await;
+/// Retries racing each other: two DELETEs of one room both succeed, one CHAT_CLOSED.
+async fn racing_room_closes_are_both_200(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "race-1").await;
     let room = ticket.metadata.as_ref().expect("m").room_id.clone();
     let agent = Rest::as_role(&server, AGENT, Role::Agent);
@@ -955,12 +970,14 @@ async fn racing_room_closes_are_both_200() {
         .count();
     assert_eq!(closed, 1);
 }
+}
 
+both_backends! {
+#[tokio::test]
 /// Every route: 401 without a token, 405 with a wrong method; body routes: 415 and 413.
 /// Then each route's own 400, 403, 404 and 409. Nothing is written by any of them.
-#[tokio::test]
-async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
-    let server = start().await;
+async fn every_error_status_in_the_blueprint_shape_and_nothing_written(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "err-1").await;
     let room = ticket.metadata.as_ref().expect("m").room_id.clone();
     let id = ticket.id.clone();
@@ -1422,11 +1439,13 @@ async fn every_error_status_in_the_blueprint_shape_and_nothing_written() {
     }
     assert_eq!(snapshot(&server).await, before, "no 4xx wrote anything");
 }
+}
 
-/// 409 on a closed ticket, and v1 escalate on a server without a default department is 400.
+both_backends! {
 #[tokio::test]
-async fn conflicts_and_an_unconfigured_default_department() {
-    let server = TestServer::start().await;
+/// 409 on a closed ticket, and v1 escalate on a server without a default department is 400.
+async fn conflicts_and_an_unconfigured_default_department(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
     admin.assign(&ticket.id, AGENT).await.expect("assign");
@@ -1472,12 +1491,14 @@ async fn conflicts_and_an_unconfigured_default_department() {
     }
     assert_eq!(snapshot(&server).await, before);
 }
+}
 
+both_backends! {
+#[tokio::test]
 /// A change made over REST reaches a gRPC WatchTickets client, and the ticket read both ways
 /// tells the same story.
-#[tokio::test]
-async fn a_rest_change_reaches_a_grpc_watcher() {
-    let server = start().await;
+async fn a_rest_change_reaches_a_grpc_watcher(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "watch-1").await;
     let mut admin = server.admin().await;
     let request = admin.req(pb::WatchTicketsRequest {
@@ -1511,11 +1532,13 @@ async fn a_rest_change_reaches_a_grpc_watcher() {
     assert_ticket_000(&closed, &watched);
     assert_ticket_000(&closed, &admin.get(&ticket.id).await.expect("get"));
 }
+}
 
-/// REST calls are counted per route template, never per id.
+both_backends! {
 #[tokio::test]
-async fn metrics_label_rest_routes_by_template() {
-    let server = start().await;
+/// REST calls are counted per route template, never per id.
+async fn metrics_label_rest_routes_by_template(backend: Backend) {
+    let server = start(backend).await;
     let ticket = rich_ticket(&server, "metrics-1").await;
     let agent = Rest::as_role(&server, AGENT, Role::Agent);
     agent
@@ -1541,11 +1564,13 @@ async fn metrics_label_rest_routes_by_template() {
     assert!(!text.contains("metrics-1"), "no ids in labels");
     assert!(!text.contains(&ticket.id), "no ids in labels");
 }
+}
 
-/// The OpenAPI document lists every route with the seeds' schema names.
+both_backends! {
 #[tokio::test]
-async fn openapi_describes_every_route() {
-    let server = TestServer::start().await;
+/// The OpenAPI document lists every route with the seeds' schema names.
+async fn openapi_describes_every_route(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (status, doc) = Rest::new(&server, None).get("/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], json!("3.1.0"));
@@ -1621,12 +1646,14 @@ async fn openapi_describes_every_route() {
         assert!(schemas.contains(name), "schema {name} missing: {schemas:?}");
     }
 }
+}
 
+both_backends! {
+#[tokio::test]
 /// The default escalation department applies to every escalation that names neither a
 /// department nor a person (gRPC too), and an unknown one stops the server from starting.
-#[tokio::test]
-async fn the_default_escalation_department() {
-    let server = start().await;
+async fn the_default_escalation_department(backend: Backend) {
+    let server = start(backend).await;
     server
         .app
         .check_default_escalation_department()
@@ -1649,7 +1676,7 @@ async fn the_default_escalation_department() {
         .expect("ticket");
     assert_eq!(escalated.escalation.expect("e").department, DEPARTMENT);
 
-    let misconfigured = TestServer::start_configured(
+    let misconfigured = TestServer::start_configured_on(backend,
         AppConfig {
             default_escalation_department: Some("nowhere".into()),
             ..AppConfig::default()
@@ -1663,4 +1690,5 @@ async fn the_default_escalation_department() {
         .await
         .expect_err("unknown department");
     assert!(error.to_string().contains("default_escalation_department"));
+}
 }

@@ -1,5 +1,6 @@
 //! Routing and AgentService: a day on the floor under seeded randomness with the invariants
 //! checked after every step, concurrent status changes and closes, and the routing order.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -238,8 +239,8 @@ const FLOOR: [(&str, &[&str], &[&str], i32); 5] = [
     ("eva@example.com", &[QUEUE, OTHER_QUEUE], &["en"], 5),
 ];
 
-async fn run_floor(seed: u64) {
-    let server = TestServer::start().await;
+async fn run_floor(backend: Backend, seed: u64) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut agents = Agents::new(&server, ADMIN, Role::Admin).await;
     for (id, queues, languages, capacity) in FLOOR {
@@ -308,16 +309,18 @@ async fn run_floor(seed: u64) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_day_on_the_floor_keeps_the_invariants() {
+both_backends! {
+async fn a_day_on_the_floor_keeps_the_invariants(backend: Backend) {
     for seed in [1, 7, 42] {
-        run_floor(seed).await;
+        run_floor(backend, seed).await;
     }
 }
+}
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_status_changes_and_closes_keep_the_invariants() {
-    let server = TestServer::start().await;
+async fn concurrent_status_changes_and_closes_keep_the_invariants(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut agents = Agents::new(&server, ADMIN, Role::Admin).await;
     for (id, queues, languages, capacity) in FLOOR {
@@ -369,10 +372,12 @@ async fn concurrent_status_changes_and_closes_keep_the_invariants() {
     check_trails(&mut admin).await;
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn routing_order_and_triggers() {
-    let server = TestServer::start().await;
+async fn routing_order_and_triggers(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut agents = Agents::new(&server, ADMIN, Role::Admin).await;
     agents.upsert("ana@example.com", &[QUEUE], &["en"], 2).await;
@@ -466,10 +471,12 @@ async fn routing_order_and_triggers() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn watch_my_tickets_resumes_and_tells_about_lost_tickets() {
-    let server = TestServer::start().await;
+async fn watch_my_tickets_resumes_and_tells_about_lost_tickets(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut agents = Agents::new(&server, ADMIN, Role::Admin).await;
     agents.upsert("ana@example.com", &[QUEUE], &[], 5).await;
     let mut ana = Agents::new(&server, "ana@example.com", Role::Agent).await;
@@ -548,10 +555,12 @@ async fn watch_my_tickets_resumes_and_tells_about_lost_tickets() {
     assert!(got.windows(2).all(|w| w[0].id < w[1].id));
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn agent_service_rules_and_bad_input() {
-    let server = TestServer::start().await;
+async fn agent_service_rules_and_bad_input(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = Agents::new(&server, ADMIN, Role::Admin).await;
     let mut agent = Agents::new(&server, AGENT, Role::Agent).await;
     let me = {
@@ -788,6 +797,7 @@ async fn agent_service_rules_and_bad_input() {
     );
     server.stop().await;
 }
+}
 
 fn valid_agent() -> pb::Agent {
     pb::Agent {
@@ -801,9 +811,10 @@ fn valid_agent() -> pb::Agent {
     }
 }
 
+both_backends! {
 #[tokio::test]
-async fn every_other_agent_service_field_refuses_bad_input_by_name() {
-    let server = TestServer::start().await;
+async fn every_other_agent_service_field_refuses_bad_input_by_name(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = Agents::new(&server, ADMIN, Role::Admin).await;
     let mut agent = Agents::new(&server, AGENT, Role::Agent).await;
     let long = "x".repeat(129);
@@ -904,4 +915,5 @@ async fn every_other_agent_service_field_refuses_bad_input_by_name() {
     };
     assert_eq!(statuses.len(), 4, "no status was written");
     server.stop().await;
+}
 }

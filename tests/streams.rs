@@ -1,4 +1,5 @@
 //! WatchTickets: live events from the event log, resumable with `after_event_id`.
+#[macro_use]
 mod common;
 
 use casework::domain::Role;
@@ -29,9 +30,10 @@ async fn next_event(stream: &mut tonic::Streaming<pb::WatchTicketsResponse>) -> 
         .expect("event")
 }
 
+both_backends! {
 #[tokio::test]
-async fn a_watcher_resumes_without_missing_or_repeating() {
-    let server = TestServer::start().await;
+async fn a_watcher_resumes_without_missing_or_repeating(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let mut watcher = admin.clone();
     let mut stream = watch(&mut watcher, pb::WatchTicketsRequest::default()).await;
@@ -81,10 +83,12 @@ async fn a_watcher_resumes_without_missing_or_repeating() {
     assert_eq!(live.id, got[2].id + 1);
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn watchers_hear_of_what_their_scope_covered_at_each_event() {
-    let server = TestServer::start().await;
+async fn watchers_hear_of_what_their_scope_covered_at_each_event(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
 
     // Customers follow WatchRoom; the audit trail is not theirs.
@@ -171,15 +175,17 @@ async fn watchers_hear_of_what_their_scope_covered_at_each_event() {
     );
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers() {
+async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers(backend: Backend) {
     let config = casework::app::AppConfig {
         stream_buffer: 4,
         ..casework::app::AppConfig::default()
     };
     let server =
-        TestServer::start_configured(config, casework::config::ServerOptions::default()).await;
+        TestServer::start_configured_on(backend, config, casework::config::ServerOptions::default()).await;
     let mut admin = server.admin().await;
     // The stalled watcher opens its stream and then reads nothing.
     let mut stalled_client = admin.clone();
@@ -212,4 +218,5 @@ async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers() {
     }
     assert_eq!(caught_up, created);
     server.stop().await;
+}
 }

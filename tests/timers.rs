@@ -1,5 +1,6 @@
 //! Chat timers: the warning and the auto-close fire at the configured times, exactly once,
 //! also across a restart. No sleeping: the clock is advanced by hand and the sweeper is run.
+#[macro_use]
 mod common;
 
 use casework::clock::Clock;
@@ -40,9 +41,9 @@ async fn messages(server: &TestServer, room_id: &str) -> Vec<pb::Message> {
         .messages
 }
 
-#[tokio::test]
-async fn silence_warns_then_closes_exactly_once_across_a_restart() {
-    let server = TestServer::start().await;
+both_backends! {
+async fn silence_warns_then_closes_exactly_once_across_a_restart(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
     admin.assign(&ticket.id, AGENT).await.expect("assign");
@@ -142,56 +143,12 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart() {
     assert_eq!(kinds[closed_at - 1], E::MessageAdded as i32, "{kinds:?}");
     server.stop().await;
 }
-
-/// A message already under a timer's key (a service can write system messages) cannot jam the
-/// timer: the chat still closes, once.
-#[tokio::test]
-async fn a_squatted_notice_key_does_not_jam_the_timer() {
-    let server = TestServer::start().await;
-    let mut admin = server.admin().await;
-    let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
-    admin.assign(&ticket.id, AGENT).await.expect("assign");
-    let room_id = ticket.metadata.clone().expect("m").room_id;
-    say(&server, AGENT, Role::Agent, &room_id, "Anything else?").await;
-    let close_at = admin
-        .get(&ticket.id)
-        .await
-        .expect("ticket")
-        .metadata
-        .expect("m")
-        .auto_close_at
-        .expect("timer");
-    let micros = close_at.seconds * 1_000_000 + i64::from(close_at.nanos) / 1_000;
-    let service = server.tickets("svc-bot", Role::Service).await;
-    let mut client = ConversationServiceClient::new(server.channel().await);
-    for key in [
-        format!("sla-warning-{micros}"),
-        format!("auto-close-{micros}"),
-    ] {
-        let request = service.req(pb::SendMessageRequest {
-            room_id: room_id.clone(),
-            sender_type: pb::SenderType::System as i32,
-            sender_id: "casework".into(),
-            client_message_id: key,
-            body: "squatting".into(),
-            ..Default::default()
-        });
-        client.send_message(request).await.expect("send");
-    }
-    server.clock.advance(chrono::Duration::seconds(301));
-    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
-    server.clock.advance(chrono::Duration::seconds(300));
-    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
-    let closed = admin.get(&ticket.id).await.expect("ticket");
-    assert_eq!(closed.status, pb::TicketStatus::Closed as i32);
-    let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaWarning), 1);
-    assert_eq!(count(&events, E::AutoClosed), 1);
 }
 
+both_backends! {
 #[tokio::test]
-async fn a_customer_reply_stops_the_timers_and_email_has_none() {
-    let server = TestServer::start().await;
+async fn a_customer_reply_stops_the_timers_and_email_has_none(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     let chat = admin.create(new_ticket("cust-1")).await.expect("chat");
     admin.assign(&chat.id, AGENT).await.expect("assign");
@@ -262,10 +219,12 @@ async fn a_customer_reply_stops_the_timers_and_email_has_none() {
     assert!(metadata.first_response_at.is_some());
     server.stop().await;
 }
+}
 
+both_backends! {
 #[tokio::test]
-async fn due_dates_drive_the_overdue_and_due_today_filters() {
-    let server = TestServer::start().await;
+async fn due_dates_drive_the_overdue_and_due_today_filters(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let mut admin = server.admin().await;
     // 09:00; the queue's default SLA is 15 minutes; one ticket gets 2 days.
     let soon = admin.create(new_ticket("c1")).await.expect("soon");
@@ -339,4 +298,52 @@ async fn due_dates_drive_the_overdue_and_due_today_filters() {
         "closed tickets are not overdue"
     );
     server.stop().await;
+}
+}
+
+both_backends! {
+/// A message already under a timer's key (a service can write system messages) cannot jam the
+/// timer: the chat still closes, once.
+async fn a_squatted_notice_key_does_not_jam_the_timer(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
+    admin.assign(&ticket.id, AGENT).await.expect("assign");
+    let room_id = ticket.metadata.clone().expect("m").room_id;
+    say(&server, AGENT, Role::Agent, &room_id, "Anything else?").await;
+    let close_at = admin
+        .get(&ticket.id)
+        .await
+        .expect("ticket")
+        .metadata
+        .expect("m")
+        .auto_close_at
+        .expect("timer");
+    let micros = close_at.seconds * 1_000_000 + i64::from(close_at.nanos) / 1_000;
+    let service = server.tickets("svc-bot", Role::Service).await;
+    let mut client = ConversationServiceClient::new(server.channel().await);
+    for key in [
+        format!("sla-warning-{micros}"),
+        format!("auto-close-{micros}"),
+    ] {
+        let request = service.req(pb::SendMessageRequest {
+            room_id: room_id.clone(),
+            sender_type: pb::SenderType::System as i32,
+            sender_id: "casework".into(),
+            client_message_id: key,
+            body: "squatting".into(),
+            ..Default::default()
+        });
+        client.send_message(request).await.expect("send");
+    }
+    server.clock.advance(chrono::Duration::seconds(301));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
+    server.clock.advance(chrono::Duration::seconds(300));
+    assert_eq!(server.app.sweep_timers().await.expect("sweep"), 1);
+    let closed = admin.get(&ticket.id).await.expect("ticket");
+    assert_eq!(closed.status, pb::TicketStatus::Closed as i32);
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(count(&events, E::SlaWarning), 1);
+    assert_eq!(count(&events, E::AutoClosed), 1);
+}
 }

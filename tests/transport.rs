@@ -1,4 +1,5 @@
 //! Transport options: TLS with rustls when a certificate is given, CORS for browsers.
+#[macro_use]
 mod common;
 
 use casework::config::{ServerOptions, TlsIdentity};
@@ -6,11 +7,12 @@ use casework::pb;
 use common::*;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
+both_backends! {
 #[tokio::test]
-async fn tls_is_served_when_a_certificate_is_given() {
+async fn tls_is_served_when_a_certificate_is_given(backend: Backend) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
     let cert_pem = certified.cert.pem();
-    let server = TestServer::start_with(ServerOptions {
+    let server = TestServer::start_with_on(backend, ServerOptions {
         tls: Some(TlsIdentity {
             cert_pem: cert_pem.clone().into_bytes(),
             key_pem: certified.signing_key.serialize_pem().into_bytes(),
@@ -64,6 +66,7 @@ async fn tls_is_served_when_a_certificate_is_given() {
         assert_ne!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     }
     server.stop().await;
+}
 }
 
 /// A browser's preflight for `method path` from `origin`: the allowed origin, if any.
@@ -149,11 +152,12 @@ async fn grpc_web_list_queues(server: &TestServer, origin: &str) -> (Option<Stri
 const GRPC_WEB: &str = "/casework.v1.TicketService/ListQueues";
 const GRPC_WEB_HEADERS: &str = "authorization,content-type,x-grpc-web,x-user-agent";
 
+both_backends! {
 #[tokio::test]
-async fn cors_allows_only_configured_origins() {
+async fn cors_allows_only_configured_origins(backend: Backend) {
     let console = "https://console.example.com";
     let evil = "https://evil.example.com";
-    let server = TestServer::start_with(ServerOptions {
+    let server = TestServer::start_with_on(backend, ServerOptions {
         cors_origins: vec![console.into()],
         ..ServerOptions::default()
     })
@@ -188,11 +192,12 @@ async fn cors_allows_only_configured_origins() {
     server.stop().await;
 
     // By default only the server's own origin may call: no cross-origin CORS headers at all.
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     assert_eq!(
         preflight(&server, console, "POST", GRPC_WEB, GRPC_WEB_HEADERS).await,
         None
     );
     assert_eq!(grpc_web_list_queues(&server, console).await, (None, 2));
     server.stop().await;
+}
 }

@@ -1,8 +1,10 @@
 //! The storage seam: what the application needs from storage, in domain types. One
 //! implementation per database, chosen by URL scheme in [`connect`]; the app never knows which.
 mod filter;
+pub mod postgres;
+mod sql;
+mod sql_conversations;
 pub mod sqlite;
-mod sqlite_conversations;
 
 use crate::clock::Time;
 use crate::domain::ccr::Ccr;
@@ -93,7 +95,8 @@ pub trait Tx: Send {
     /// The waiting ticket of the agent's queues and languages with the highest priority,
     /// then the oldest; held for the rest of the transaction.
     async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>>;
-    /// Tickets assigned to the agent (status `ASSIGNED`), by number.
+    /// Tickets assigned to the agent (status `ASSIGNED`), by number, held for the rest of the
+    /// transaction.
     async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>>;
     /// The message `sender_id` sent in the room with this client message id, if any.
     async fn message_by_client_id(
@@ -306,14 +309,12 @@ impl From<sqlx::migrate::MigrateError> for Error {
     }
 }
 
-/// Opens the store named by `url` (`sqlite://…`; `postgres://…` follows) and migrates it.
+/// Opens the store named by `url` (`sqlite://…` or `postgres://…`) and migrates it.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(Error::Unavailable(
-            "the PostgreSQL store is not built yet; use a sqlite:// URL".into(),
-        ))
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
         Err(Error::invalid(
             "database_url",

@@ -1,5 +1,6 @@
-//! Test harness: a real casework server on 127.0.0.1:0 over a fresh SQLite file, real tonic
-//! clients, token minting and a manual clock.
+//! Test harness: a real casework server on 127.0.0.1:0 over a fresh database (a SQLite file,
+//! or a PostgreSQL database of its own), real tonic clients, token minting and a manual clock.
+//! `both_backends!` runs one test body on each store.
 #![allow(dead_code)]
 
 use casework::app::{App, AppConfig};
@@ -26,6 +27,142 @@ pub const QUEUE: &str = "chat-sg-en";
 pub const OTHER_QUEUE: &str = "email-sg-en";
 pub const DEPARTMENT: &str = "partner-service";
 
+/// The store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn postgres_admin_url() -> String {
+    std::env::var("CASEWORK_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into())
+}
+
+/// Whether the PostgreSQL cases can run. When the server is unreachable they are skipped with
+/// one loud line, unless the run asked for them (`CI=true` or `CASEWORK_TEST_POSTGRES_URL`
+/// set): then it is a failure.
+pub async fn postgres_ready() -> bool {
+    use sqlx::Connection;
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let url = postgres_admin_url();
+    match sqlx::PgConnection::connect(&url).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            true
+        }
+        Err(error) => {
+            let required = std::env::var("CI").is_ok_and(|ci| ci == "true")
+                || std::env::var("CASEWORK_TEST_POSTGRES_URL").is_ok();
+            if required {
+                panic!("PostgreSQL at {url} is unreachable: {error}");
+            }
+            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+            WARNED.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "!!! SKIPPING the PostgreSQL cases: no server at {url} ({error}). Start one \
+                     (pg_ctlcluster 15 main start) or set CASEWORK_TEST_POSTGRES_URL to run them."
+                );
+            });
+            false
+        }
+    }
+}
+
+/// A PostgreSQL database of one test, dropped (with its connections) when the test is over.
+pub struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create() -> PostgresDatabase {
+        use sqlx::{Connection, Executor};
+        let admin_url = postgres_admin_url();
+        let name = format!("casework_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let base = admin_url.split('?').next().unwrap_or_default();
+        let (server, _) = base.rsplit_once('/').expect("a database URL with a path");
+        let url = format!("{server}/{name}");
+        PostgresDatabase {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: the drop gets a thread and runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// Runs each test body twice, as `<name>::sqlite` and `<name>::postgres`:
+/// `both_backends! { async fn name(backend: Backend) { … TestServer::start_on(backend) … } }`.
+/// A leading `#[tokio::test(…)]` is used for both cases (the default is `#[tokio::test]`).
+#[macro_export]
+macro_rules! both_backends {
+    () => {};
+    (#[tokio::test $(($($args:tt)*))?] $(#[$attr:meta])* async fn $name:ident($backend:ident: Backend) $body:block $($rest:tt)*) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::common::Backend;
+
+            $(#[$attr])*
+            async fn run($backend: Backend) $body
+
+            #[tokio::test $(($($args)*))?]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+
+            #[tokio::test $(($($args)*))?]
+            async fn postgres() {
+                if $crate::common::postgres_ready().await {
+                    run(Backend::Postgres).await
+                }
+            }
+        }
+        $crate::both_backends! { $($rest)* }
+    };
+    ($(#[$attr:meta])* async fn $name:ident($backend:ident: Backend) $body:block $($rest:tt)*) => {
+        $crate::both_backends! { #[tokio::test] $(#[$attr])* async fn $name($backend: Backend) $body $($rest)* }
+    };
+}
+
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub addr: std::net::SocketAddr,
@@ -34,6 +171,8 @@ pub struct TestServer {
     pub auth: Authenticator,
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// The PostgreSQL database of this test (dropped with the server), if it runs on one.
+    pub database: Option<Arc<PostgresDatabase>>,
     pub config: AppConfig,
 }
 
@@ -47,19 +186,45 @@ impl TestServer {
     }
 
     pub async fn start_configured(config: AppConfig, options: ServerOptions) -> TestServer {
+        Self::start_configured_on(Backend::Sqlite, config, options).await
+    }
+
+    pub async fn start_on(backend: Backend) -> TestServer {
+        Self::start_configured_on(backend, AppConfig::default(), ServerOptions::default()).await
+    }
+
+    pub async fn start_with_on(backend: Backend, options: ServerOptions) -> TestServer {
+        Self::start_configured_on(backend, AppConfig::default(), options).await
+    }
+
+    pub async fn start_configured_on(
+        backend: Backend,
+        config: AppConfig,
+        options: ServerOptions,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}", dir.path().join("casework.db").display());
+        let (database_url, database) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("casework.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let database = PostgresDatabase::create().await;
+                (database.url.clone(), Some(Arc::new(database)))
+            }
+        };
         let clock = ManualClock::new(
             chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
                 .expect("time")
                 .to_utc(),
         );
-        Self::boot(dir, database_url, clock, config, options).await
+        Self::boot(dir, database_url, database, clock, config, options).await
     }
 
     async fn boot(
         dir: tempfile::TempDir,
         database_url: String,
+        database: Option<Arc<PostgresDatabase>>,
         clock: ManualClock,
         config: AppConfig,
         options: ServerOptions,
@@ -89,6 +254,7 @@ impl TestServer {
             auth,
             dir,
             database_url,
+            database,
             config,
         }
     }
@@ -101,11 +267,20 @@ impl TestServer {
         let TestServer {
             dir,
             database_url,
+            database,
             clock,
             config,
             ..
         } = self;
-        Self::boot(dir, database_url, clock, config, ServerOptions::default()).await
+        Self::boot(
+            dir,
+            database_url,
+            database,
+            clock,
+            config,
+            ServerOptions::default(),
+        )
+        .await
     }
 
     pub fn url(&self) -> String {
