@@ -114,6 +114,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
+    pub pool: PoolArgs,
+    #[command(flatten)]
     pub tls: TlsArgs,
     /// Channels whose assigned tickets go back to their queue when the agent goes offline
     /// (comma-separated; empty keeps them with the agent).
@@ -173,6 +175,52 @@ impl ServeArgs {
         Ok(crate::domain::timers::ChatTimers {
             warning_after: chrono::Duration::seconds(warning),
             close_after: chrono::Duration::seconds(close),
+        })
+    }
+}
+
+/// The PostgreSQL pool (ignored for SQLite).
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// PostgreSQL connections per process.
+    #[arg(long, env = "CASEWORK_PG_MAX_CONNECTIONS", default_value_t = 16)]
+    pub pg_max_connections: u32,
+    /// Seconds a call waits for a free PostgreSQL connection before it fails with UNAVAILABLE.
+    #[arg(long, env = "CASEWORK_PG_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub pg_acquire_timeout_secs: u64,
+    /// The longest one PostgreSQL statement may run, seconds.
+    #[arg(long, env = "CASEWORK_PG_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
+    pub pg_statement_timeout_secs: u64,
+    /// The longest a PostgreSQL transaction may sit idle holding its locks, seconds.
+    #[arg(
+        long,
+        env = "CASEWORK_PG_IDLE_IN_TRANSACTION_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub pg_idle_in_transaction_timeout_secs: u64,
+}
+
+impl PoolArgs {
+    pub fn resolve(&self) -> Result<crate::store::PoolSettings> {
+        let positive = [
+            ("pg_max_connections", u64::from(self.pg_max_connections)),
+            ("pg_acquire_timeout_secs", self.pg_acquire_timeout_secs),
+            ("pg_statement_timeout_secs", self.pg_statement_timeout_secs),
+            (
+                "pg_idle_in_transaction_timeout_secs",
+                self.pg_idle_in_transaction_timeout_secs,
+            ),
+        ];
+        if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(Error::invalid(*field, "must be positive"));
+        }
+        Ok(crate::store::PoolSettings {
+            max_connections: self.pg_max_connections,
+            acquire_timeout: Duration::from_secs(self.pg_acquire_timeout_secs),
+            statement_timeout: Duration::from_secs(self.pg_statement_timeout_secs),
+            idle_in_transaction_timeout: Duration::from_secs(
+                self.pg_idle_in_transaction_timeout_secs,
+            ),
         })
     }
 }
@@ -432,8 +480,66 @@ impl SecretArgs {
                     "must be at least 16 characters",
                 ));
             }
+            // Every process on one PostgreSQL database must verify the others' tokens: a
+            // secret generated per process would not do.
+            None if database_url.starts_with("postgres") => {
+                return Err(Error::invalid(
+                    "jwt_secret",
+                    "is required with a postgres:// database (or --jwt-public-key), so that \
+                     every replica accepts the same tokens",
+                ));
+            }
             None => load_or_create_secret(&secret_path(database_url))?,
         };
         Ok(Authenticator::hs256(&secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_needs_a_shared_secret() {
+        let none = SecretArgs {
+            jwt_secret: None,
+            jwt_public_key: None,
+        };
+        let error = none
+            .authenticator("postgres://postgres@127.0.0.1/casework")
+            .expect_err("a generated secret cannot be shared by replicas");
+        assert!(error.to_string().contains("jwt_secret"), "{error}");
+        let shared = SecretArgs {
+            jwt_secret: Some("a-secret-all-replicas-share".into()),
+            jwt_public_key: None,
+        };
+        assert!(
+            shared
+                .authenticator("postgres://postgres@127.0.0.1/casework")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn pool_settings_must_be_positive() {
+        let pool = PoolArgs {
+            pg_max_connections: 16,
+            pg_acquire_timeout_secs: 0,
+            pg_statement_timeout_secs: 30,
+            pg_idle_in_transaction_timeout_secs: 60,
+        };
+        let error = pool.resolve().expect_err("zero timeout");
+        assert!(
+            error.to_string().contains("pg_acquire_timeout_secs"),
+            "{error}"
+        );
+        let pool = PoolArgs {
+            pg_acquire_timeout_secs: 2,
+            ..pool
+        };
+        assert_eq!(
+            pool.resolve().expect("valid").acquire_timeout,
+            Duration::from_secs(2)
+        );
     }
 }

@@ -52,7 +52,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let authenticator = Arc::new(args.secret.authenticator(&args.database.database_url)?);
             tracing::info!(database = %redact_url(&args.database.database_url), "opening store");
-            let store = casework::store::connect(&args.database.database_url).await?;
+            let store =
+                casework::store::connect_with(&args.database.database_url, &args.pool.resolve()?)
+                    .await?;
             let config = AppConfig {
                 default_sla_seconds: args.default_sla_seconds,
                 max_attachment_bytes: args.max_attachment_bytes,

@@ -311,10 +311,39 @@ impl From<sqlx::migrate::MigrateError> for Error {
 
 /// Opens the store named by `url` (`sqlite://…` or `postgres://…`) and migrates it.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    connect_with(url, &PoolSettings::default()).await
+}
+
+/// The PostgreSQL pool's settings (SQLite has its own fixed writer and read pool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections per process.
+    pub max_connections: u32,
+    /// How long a call waits for a free connection before it fails with `Unavailable`.
+    pub acquire_timeout: std::time::Duration,
+    /// The longest any one statement may run.
+    pub statement_timeout: std::time::Duration,
+    /// The longest a transaction may sit idle holding its locks.
+    pub idle_in_transaction_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            statement_timeout: std::time::Duration::from_secs(30),
+            idle_in_transaction_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// `connect` with the PostgreSQL pool's settings.
+pub async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        Ok(Arc::new(postgres::PgStore::connect(url, pool).await?))
     } else {
         Err(Error::invalid(
             "database_url",

@@ -16,14 +16,6 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per store (per replica).
-const MAX_CONNECTIONS: u32 = 16;
-/// How long a caller waits for a free connection before the store is `Unavailable`.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Set on every connection: no statement runs forever, and no transaction left open by a
-/// stuck caller holds its locks for long.
-const SESSION_LIMITS: &str =
-    "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '60s'";
 /// Runs of a write the database aborted (serialization failure, deadlock) before giving up.
 const MAX_ATTEMPTS: u32 = 8;
 
@@ -53,15 +45,23 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl PgStore {
-    pub async fn connect(url: &str) -> Result<Self> {
+    pub async fn connect(url: &str, settings: &super::PoolSettings) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        // Set on every connection: no statement runs forever, and no transaction left open
+        // by a stuck caller holds its locks for long.
+        let session_limits = format!(
+            "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+            settings.statement_timeout.as_millis(),
+            settings.idle_in_transaction_timeout.as_millis()
+        );
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(true)
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
+                let session_limits = session_limits.clone();
                 Box::pin(async move {
-                    conn.execute(SESSION_LIMITS).await?;
+                    conn.execute(session_limits.as_str()).await?;
                     Ok(())
                 })
             })
