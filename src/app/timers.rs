@@ -76,6 +76,12 @@ impl App {
                     let closing = matches!(transition, Transition::AutoClose { .. });
                     let notice =
                         server_message(&ticket, (SenderType::System, SWEEPER, ""), key, body, now);
+                    // Nothing is written unless the change applies.
+                    match lifecycle::apply(&mut ticket.clone(), transition.clone(), SWEEPER, now) {
+                        Err(Error::FailedPrecondition(_)) => return Ok(None),
+                        Err(other) => return Err(other),
+                        Ok(_) => {}
+                    }
                     let mut stored = Vec::new();
                     // The closing notice goes in while the room is still open; the warning
                     // after its change.

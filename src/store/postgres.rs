@@ -5,7 +5,7 @@
 use super::sql::{on_constraint, sql_store, sql_tx};
 use super::sql_conversations::sql_conversations;
 use super::{Store, Work};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -142,10 +142,12 @@ impl PgStore {
 }
 
 /// The transaction primitives inside one PostgreSQL transaction; `retry` notes an error
-/// that running the write again may fix.
+/// that running the write again may fix, `failed` any database error at all (after one,
+/// PostgreSQL has aborted the transaction and its COMMIT quietly rolls back).
 struct PgTx<'c> {
     conn: &'c mut PgConnection,
     retry: bool,
+    failed: bool,
 }
 
 impl PgTx<'_> {
@@ -157,6 +159,7 @@ impl PgTx<'_> {
 
     fn check<T>(&mut self, result: std::result::Result<T, sqlx::Error>) -> Result<T> {
         result.map_err(|error| {
+            self.failed = true;
             if retryable(&error) || concurrent_duplicate(&error) {
                 self.retry = true;
             }
@@ -176,8 +179,19 @@ impl Store for PgStore {
         self.transaction(move |conn| {
             let work = work.clone();
             Box::pin(async move {
-                let mut tx = PgTx { conn, retry: false };
-                let outcome = work(&mut tx).await;
+                let mut tx = PgTx {
+                    conn,
+                    retry: false,
+                    failed: false,
+                };
+                let outcome = match work(&mut tx).await {
+                    // A closure that caught a database error and went on would otherwise
+                    // "commit" a transaction PostgreSQL has already aborted.
+                    Ok(_) if tx.failed => Err(Error::Internal(
+                        "a write went on after a database error".into(),
+                    )),
+                    outcome => outcome,
+                };
                 (outcome, tx.retry)
             })
         })
