@@ -114,7 +114,8 @@ fn ticket(external_id: Option<String>) -> Ticket {
     }
 }
 
-/// Inserts a new ticket in a write of its own, as the app's CreateTicket does.
+/// Inserts a new ticket in a write of its own (CreateTicket's insert step, without its
+/// routing or initial message).
 async fn create(store: &std::sync::Arc<dyn Store>, ticket: Ticket) -> Result<Created> {
     create_keyed(store, ticket, None).await
 }

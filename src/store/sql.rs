@@ -87,7 +87,8 @@ pub const UNREAD: &str = "(SELECT COUNT(*) FROM messages m WHERE m.ticket_id = t
      AND m.sender_id <> t.assignee AND m.seq > COALESCE((SELECT rp.seq FROM read_positions rp \
      JOIN rooms r ON r.id = rp.room_id WHERE r.ticket_id = t.id AND rp.reader_id = t.assignee), 0))";
 
-/// Statuses in which a ticket counts against its assignee's capacity.
+/// `TicketStatus::ACTIVE` as an SQL list (a constant so it can sit in query text; the test
+/// below keeps the two the same).
 pub const ACTIVE: &str = "('ASSIGNED', 'ON_HOLD', 'ESCALATED')";
 
 pub const AGENT_COLUMNS: &str = "id, name, role, status, status_alias, last_login_at, status_updated_at, \
@@ -1232,3 +1233,15 @@ macro_rules! sql_store {
     };
 }
 pub(crate) use sql_store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn active_is_the_domains_active_statuses() {
+        let domain: Vec<String> = crate::domain::TicketStatus::ACTIVE
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        assert_eq!(super::ACTIVE, format!("({})", domain.join(", ")));
+    }
+}
