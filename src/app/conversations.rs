@@ -260,10 +260,7 @@ impl App {
         };
         match self.add_message(message, principal.actor()).await? {
             MessageAdded::Duplicate(message) => Ok((message, true)),
-            MessageAdded::New(message, event) => {
-                self.publish(std::slice::from_ref(&event));
-                Ok((message, false))
-            }
+            MessageAdded::New(message, _) => Ok((message, false)),
         }
     }
 
@@ -418,7 +415,9 @@ impl App {
         };
         let include_internal = sees_internal(&access);
         let app = self.clone();
-        Ok(self.follow(last, move |after| {
+        // Messages of a room are added under its ticket's lock, so their sequence numbers
+        // commit in order: the room needs no committed position of its own.
+        Ok(self.follow(last, move |after, _upto| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
             let access = access.clone();
             async move {
@@ -438,7 +437,11 @@ impl App {
                         super::FOLLOW_BATCH as i64,
                     )
                     .await?;
-                Ok(messages.into_iter().map(|m| (m.seq, m)).collect())
+                let reached = messages.last().map_or(after, |m| m.seq);
+                Ok(super::Scanned {
+                    items: messages.into_iter().map(|m| (m.seq, m)).collect(),
+                    reached,
+                })
             }
         }))
     }

@@ -13,12 +13,11 @@ pub mod validate;
 pub mod write;
 
 use crate::clock::Clock;
-use crate::domain::TicketEvent;
 use crate::error::Result;
 use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -60,13 +59,18 @@ impl Default for AppConfig {
 /// Items a stream reads from the store at a time.
 pub(crate) const FOLLOW_BATCH: usize = 256;
 
+/// What one read of a live stream found: the items with their positions, and how far it
+/// looked (past the last item when the rest of the stretch matched nothing).
+pub(crate) struct Scanned<T> {
+    pub items: Vec<(i64, T)>,
+    pub reached: i64,
+}
+
 #[derive(Clone)]
 pub struct App {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: AppConfig,
-    /// The newest event id written by this process; streams wait on it, then read the store.
-    latest_event: watch::Sender<i64>,
     shutdown: CancellationToken,
 }
 
@@ -76,12 +80,10 @@ impl App {
         clock: Arc<dyn Clock>,
         config: AppConfig,
     ) -> Result<Self> {
-        let last = store.last_event_id().await?;
         Ok(App {
             store,
             clock,
             config,
-            latest_event: watch::Sender::new(last),
             shutdown: CancellationToken::new(),
         })
     }
@@ -95,42 +97,46 @@ impl App {
         self.shutdown.cancel();
     }
 
-    /// A live stream over an ordered log: `fetch(after)` returns up to `BATCH` items after a
-    /// position, each with its own position. Reads the store, so a slow client only delays
-    /// itself and a reconnecting one misses nothing; waits for commits when caught up; ends
-    /// when the client leaves, the server shuts down or `stream_max_lifetime` passes.
+    /// A live stream over an ordered log: `fetch(after, upto)` reads items after a position,
+    /// each with its own position, given the event log's committed position `upto`. Reads the
+    /// store, so a slow client only delays itself and a reconnecting one misses nothing; waits
+    /// for commits when caught up; ends when the client leaves, the server shuts down or
+    /// `stream_max_lifetime` passes.
     pub(crate) fn follow<T, F, Fut>(&self, mut last: i64, fetch: F) -> ReceiverStream<Result<T>>
     where
         T: Send + 'static,
-        F: Fn(i64) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<(i64, T)>>> + Send,
+        F: Fn(i64, i64) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Scanned<T>>> + Send,
     {
         let (tx, rx) = mpsc::channel(self.config.stream_buffer);
-        let mut latest = self.latest_event.subscribe();
+        let mut commits = self.store.commits();
         let shutdown = self.shutdown.clone();
         let lifetime = self.config.stream_max_lifetime;
         tokio::spawn(async move {
             let ended = tokio::time::sleep(lifetime);
             tokio::pin!(ended);
             loop {
-                let batch = match fetch(last).await {
-                    Ok(batch) => batch,
+                let upto = *commits.borrow_and_update();
+                let scanned = match fetch(last, upto).await {
+                    Ok(scanned) => scanned,
                     Err(error) => {
                         let _ = tx.send(Err(error)).await;
                         return;
                     }
                 };
-                let caught_up = batch.len() < FOLLOW_BATCH;
-                for (position, item) in batch {
+                let caught_up = scanned.items.len() < FOLLOW_BATCH;
+                for (position, item) in scanned.items {
                     last = position;
                     tokio::select! {
                         sent = tx.send(Ok(item)) => if sent.is_err() { return },
                         _ = shutdown.cancelled() => return,
                     }
                 }
+                // A quiet stream does not scan the same stretch again.
+                last = last.max(scanned.reached);
                 if caught_up {
                     tokio::select! {
-                        changed = latest.changed() => if changed.is_err() { return },
+                        changed = commits.changed() => if changed.is_err() { return },
                         _ = tx.closed() => return,
                         _ = shutdown.cancelled() => return,
                         _ = &mut ended => return,
@@ -151,18 +157,5 @@ impl App {
         tokio::spawn(work)
             .await
             .map_err(|e| crate::error::Error::Internal(format!("use case task failed: {e}")))?
-    }
-
-    /// Wakes the streams after a commit.
-    fn publish(&self, events: &[TicketEvent]) {
-        if let Some(last) = events.iter().map(|event| event.id).max() {
-            self.latest_event.send_if_modified(|current| {
-                let newer = last > *current;
-                if newer {
-                    *current = last;
-                }
-                newer
-            });
-        }
     }
 }

@@ -32,10 +32,7 @@ impl App {
                 })
                 .await;
             match routed {
-                Ok(Some((routed, events))) => {
-                    self.publish(&events);
-                    current = routed;
-                }
+                Ok(Some((routed, _))) => current = routed,
                 Ok(None) => {}
                 Err(error) => tracing::error!(%error, ticket_id = %current.id, "routing failed"),
             }
@@ -59,12 +56,7 @@ impl App {
                 Box::pin(async move { write::fill(tx, &agent_id, now).await })
             })
             .await?;
-        let mut tickets = Vec::with_capacity(routed.len());
-        for (ticket, events) in routed {
-            self.publish(&events);
-            tickets.push(ticket);
-        }
-        Ok(tickets)
+        Ok(routed.into_iter().map(|(ticket, _)| ticket).collect())
     }
 
     /// Refills every agent in a receiving status: the safety net for triggers a crash or a
@@ -104,8 +96,7 @@ impl App {
                 Box::pin(async move { write::requeue(tx, &agent_id, &channels, now).await })
             })
             .await?;
-        for (ticket, events) in routed {
-            self.publish(&events);
+        for (ticket, _) in routed {
             self.after_change(None, ticket, None).await;
         }
         Ok(())

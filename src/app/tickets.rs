@@ -400,10 +400,7 @@ impl App {
             })
             .await?;
         let (ticket, created) = match created {
-            Created::New(ticket, events) => {
-                self.publish(&events);
-                (ticket, true)
-            }
+            Created::New(ticket, _) => (ticket, true),
             Created::Replayed(ticket) => (ticket, false),
         };
         // A new ticket was routed with its insert; a replayed one may still wait if the first
@@ -651,7 +648,6 @@ impl App {
             };
             match saved {
                 Some(events) => {
-                    self.publish(&events);
                     let preferred = match &transition {
                         Transition::Reopen {
                             keep_assignee: true,
@@ -976,26 +972,32 @@ impl App {
             return Err(Error::invalid("after_event_id", "must not be negative"));
         }
         let last = if after_event_id == 0 {
-            self.store.last_event_id().await?
+            *self.store.commits().borrow()
         } else {
             after_event_id
         };
         let app = self.clone();
-        Ok(self.follow(last, move |after| {
+        Ok(self.follow(last, move |after, upto| {
             let (app, watch, events, visible) =
                 (app.clone(), watch.clone(), events.clone(), visible.clone());
             async move {
                 let batch = app
                     .store
-                    .watch_events(after, &watch, &events, super::FOLLOW_BATCH as i64)
+                    .watch_events(after, upto, &watch, &events, super::FOLLOW_BATCH as i64)
                     .await?;
-                Ok(batch
+                // A short batch is everything up to the committed position.
+                let reached = match batch.last() {
+                    Some((event, _)) if batch.len() >= super::FOLLOW_BATCH => event.id,
+                    _ => upto,
+                };
+                let items = batch
                     .into_iter()
                     .map(|(event, ticket)| {
                         let ticket = super::access::in_scope(&visible, &ticket).then_some(ticket);
                         (event.id, (event, ticket))
                     })
-                    .collect())
+                    .collect();
+                Ok(super::Scanned { items, reached })
             }
         }))
     }

@@ -4,7 +4,7 @@
 //! while the timer is still set, also across restarts.
 use super::App;
 use super::conversations::server_message;
-use super::write::{self, MessageAdded};
+use super::write;
 use crate::domain::conversation::SenderType;
 use crate::domain::timers::{self, DueTimer};
 use crate::domain::{Transition, lifecycle};
@@ -82,11 +82,10 @@ impl App {
                         Err(other) => return Err(other),
                         Ok(_) => {}
                     }
-                    let mut stored = Vec::new();
                     // The closing notice goes in while the room is still open; the warning
                     // after its change.
                     if closing {
-                        stored.extend(add_notice(tx, notice.clone(), &chat_timers).await?);
+                        add_notice(tx, notice.clone(), &chat_timers).await?;
                         ticket = tx.ticket_for_update(&ticket_id).await?.ok_or_else(|| {
                             Error::Internal("ticket vanished inside its own transaction".into())
                         })?;
@@ -98,24 +97,21 @@ impl App {
                         Err(Error::FailedPrecondition(_)) => return Ok(None),
                         Err(other) => return Err(other),
                     };
-                    stored.extend(
-                        write::save_change(tx, &ticket, previous, SWEEPER, events)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::Internal("ticket changed inside its own transaction".into())
-                            })?,
-                    );
+                    write::save_change(tx, &ticket, previous, SWEEPER, events)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal("ticket changed inside its own transaction".into())
+                        })?;
                     if !closing {
-                        stored.extend(add_notice(tx, notice, &chat_timers).await?);
+                        add_notice(tx, notice, &chat_timers).await?;
                     }
-                    Ok(Some((holder, ticket, stored)))
+                    Ok(Some((holder, ticket)))
                 })
             })
             .await?;
-        let Some((holder, ticket, events)) = fired else {
+        let Some((holder, ticket)) = fired else {
             return Ok(false);
         };
-        self.publish(&events);
         self.after_change(holder, ticket, None).await;
         Ok(true)
     }
@@ -130,6 +126,10 @@ impl App {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        // One replica at a time does the periodic work.
+                        if !app.store.lead().await {
+                            continue;
+                        }
                         if let Err(error) = app.sweep_timers().await {
                             tracing::error!(%error, "timer sweep failed");
                         }
@@ -148,17 +148,16 @@ impl App {
     }
 }
 
-/// A timer's notice inside the timer's write: its MESSAGE_ADDED event, if it was new. A
-/// message already under the notice's key (even with another body) is left alone, so the
-/// timer still fires and cannot be jammed by it.
+/// A timer's notice inside the timer's write. A message already under the notice's key
+/// (even with another body) is left alone, so the timer still fires and cannot be jammed by
+/// it.
 async fn add_notice(
     tx: &mut dyn crate::store::Tx,
     notice: crate::domain::conversation::Message,
     chat_timers: &crate::domain::timers::ChatTimers,
-) -> Result<Option<crate::domain::TicketEvent>> {
+) -> Result<()> {
     match write::add_message(tx, notice, SWEEPER, chat_timers).await {
-        Ok(MessageAdded::New(_, event)) => Ok(Some(event)),
-        Ok(MessageAdded::Duplicate(_)) | Err(Error::AlreadyExists(_)) => Ok(None),
+        Ok(_) | Err(Error::AlreadyExists(_)) => Ok(()),
         Err(other) => Err(other),
     }
 }

@@ -1,6 +1,7 @@
 //! The storage seam: what the application needs from storage, in domain types. One
 //! implementation per database, chosen by URL scheme in [`connect`]; the app never knows which.
 mod filter;
+mod pg_commits;
 pub mod postgres;
 mod sql;
 mod sql_conversations;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// An idempotency key for CreateTicket, scoped to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,16 +165,17 @@ pub trait EventStore: Send + Sync {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<TicketEvent>>;
-    /// Events after `after_id` matching `watch` that `scope` may hear of (both judged on the
-    /// ticket's holder and queue before and after each event), with the ticket as it is now.
+    /// Events after `after_id` and up to `upto_id` matching `watch` that `scope` may hear of
+    /// (both judged on the ticket's holder and queue before and after each event), with the
+    /// ticket as it is now.
     async fn watch_events(
         &self,
         after_id: i64,
+        upto_id: i64,
         watch: &WatchFilter,
         scope: &Scope,
         limit: i64,
     ) -> Result<Vec<(TicketEvent, Ticket)>>;
-    async fn last_event_id(&self) -> Result<i64>;
 }
 
 #[async_trait]
@@ -275,6 +278,15 @@ pub trait Store:
     /// Runs `work` in one write transaction, answering after the commit is durable (see
     /// `<dyn Store>::write`, which returns the closure's value).
     async fn run_write(&self, work: Work) -> Result<()>;
+    /// The event log's committed position: every event with an id up to it is readable and
+    /// final — no event can appear at or below it later, even from a transaction that started
+    /// earlier (on PostgreSQL ids are taken in one order and committed in another). It moves
+    /// after commits of this process and, on PostgreSQL, of every other replica on the
+    /// database; live streams wait on it.
+    fn commits(&self) -> watch::Receiver<i64>;
+    /// Whether this process should run the periodic work (timers, routing reconciliation)
+    /// now: one process at a time across the replicas on a database.
+    async fn lead(&self) -> bool;
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

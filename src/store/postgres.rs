@@ -2,17 +2,21 @@
 //! one READ COMMITTED transaction that locks the rows it decides on, run again (a bounded
 //! number of times) when the database aborts it to resolve a conflict. Migrations from
 //! `migrations/postgres`.
+use super::pg_commits::Commits;
 use super::sql::{on_constraint, sql_store, sql_tx};
 use super::sql_conversations::sql_conversations;
 use super::{Store, Work};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, PgConnection, Postgres, QueryBuilder};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -21,7 +25,16 @@ const MAX_ATTEMPTS: u32 = 8;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Connections kept for the commit listener and the leader lock.
+    sessions: PgPool,
+    commits: Arc<Commits>,
+    /// The connection holding the leader lock, while this process leads.
+    leader: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
+    stop: CancellationToken,
 }
+
+/// The session advisory lock the leading replica holds (advisory locks are per database).
+const LEADER_LOCK: i64 = 0x6361_7365_776f_726b; // "casework"
 
 /// SQLSTATEs for which running the whole transaction again is the remedy: serialization
 /// failure and deadlock.
@@ -65,10 +78,24 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        // Two long-lived connections of their own, so calls never wait behind them: one
+        // listens for other replicas' commits, one holds the leader lock.
+        let sessions = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        let stop = CancellationToken::new();
+        let commits = Commits::start(pool.clone(), &sessions, stop.clone()).await?;
+        Ok(PgStore {
+            pool,
+            sessions,
+            commits,
+            leader: tokio::sync::Mutex::new(None),
+            stop,
+        })
     }
 
     /// The pool reads use.
@@ -148,6 +175,8 @@ struct PgTx<'c> {
     conn: &'c mut PgConnection,
     retry: bool,
     failed: bool,
+    /// A row is locked or written, so the transaction has its id (see `pg_commits`).
+    holds_rows: bool,
 }
 
 impl PgTx<'_> {
@@ -166,6 +195,26 @@ impl PgTx<'_> {
             on_constraint(error)
         })
     }
+
+    fn holds_rows(&mut self) {
+        self.holds_rows = true;
+    }
+
+    /// A transaction takes its id before any event id, so the committed position can tell
+    /// when every id below a gap is over (`pg_commits`). Locking or writing a row gave it
+    /// one; otherwise it asks for one.
+    async fn before_event_ids(&mut self) -> Result<()> {
+        if !self.holds_rows {
+            let assigned = sqlx::query("SELECT pg_current_xact_id()")
+                .execute(&mut *self.conn)
+                .await;
+            self.check(assigned)?;
+            self.holds_rows = true;
+        }
+        Ok(())
+    }
+
+    fn inserted_event(&mut self, _id: i64) {}
 }
 
 sql_tx!(PgTx, sqlx::Postgres);
@@ -183,6 +232,7 @@ impl Store for PgStore {
                     conn,
                     retry: false,
                     failed: false,
+                    holds_rows: false,
                 };
                 let outcome = match work(&mut tx).await {
                     // A closure that caught a database error and went on would otherwise
@@ -195,7 +245,38 @@ impl Store for PgStore {
                 (outcome, tx.retry)
             })
         })
-        .await
+        .await?;
+        self.commits.committed();
+        Ok(())
+    }
+
+    fn commits(&self) -> watch::Receiver<i64> {
+        self.commits.subscribe()
+    }
+
+    /// Leads while it holds the database's leader lock, on a connection kept for it (the
+    /// lock goes with the connection, so a replica that dies hands it on).
+    async fn lead(&self) -> bool {
+        let mut leader = self.leader.lock().await;
+        if let Some(conn) = leader.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                return true;
+            }
+            *leader = None;
+        }
+        let Ok(mut conn) = self.sessions.acquire().await else {
+            return false;
+        };
+        let locked = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .fetch_one(&mut *conn)
+            .await;
+        if matches!(locked, Ok(true)) {
+            tracing::info!("this replica now runs the timers and routing reconciliation");
+            *leader = Some(conn);
+            return true;
+        }
+        false
     }
 
     async fn ping(&self) -> Result<()> {
@@ -204,6 +285,9 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.stop.cancel();
+        self.leader.lock().await.take();
+        self.sessions.close().await;
         self.pool.close().await;
     }
 }

@@ -409,7 +409,11 @@ macro_rules! sql_tx {
                     .bind(id)
                     .fetch_optional(&mut *self.conn)
                     .await;
-                    self.check(row)?.map(|row| row.json("doc")).transpose()
+                    let ticket = self.check(row)?;
+                    if ticket.is_some() {
+                        self.holds_rows();
+                    }
+                    ticket.map(|row| row.json("doc")).transpose()
                 }
 
                 async fn ticket_by_idempotency_key(
@@ -445,6 +449,7 @@ macro_rules! sql_tx {
                     let mut insert = ticket_insert::<$db>(&numbered);
                     let inserted = insert.build().execute(&mut *self.conn).await;
                     self.check(inserted)?;
+                    self.holds_rows();
                     self.insert_tags(&numbered).await?;
                     if let Some(key) = idempotency {
                         let inserted = sqlx::query(
@@ -479,6 +484,7 @@ macro_rules! sql_tx {
                     let Some((assignee, queue)) = self.check(before)? else {
                         return Ok(None);
                     };
+                    self.holds_rows();
                     let mut update = ticket_update::<$db>(ticket, previous_version);
                     let updated = update.build().execute(&mut *self.conn).await;
                     if self.check(updated)?.rows_affected() != 1 {
@@ -501,6 +507,7 @@ macro_rules! sql_tx {
                     at: Time,
                     events: Vec<NewEvent>,
                 ) -> Result<Vec<TicketEvent>> {
+                    self.before_event_ids().await?;
                     let mut stored = Vec::with_capacity(events.len());
                     for event in events {
                         let id = sqlx::query_scalar(
@@ -523,6 +530,7 @@ macro_rules! sql_tx {
                         .fetch_one(&mut *self.conn)
                         .await;
                         let id: i64 = self.check(id)?;
+                        self.inserted_event(id);
                         stored.push(TicketEvent {
                             id,
                             ticket_id: ticket.id.clone(),
@@ -930,6 +938,7 @@ macro_rules! sql_store {
                 async fn watch_events(
                     &self,
                     after_id: i64,
+                    upto_id: i64,
                     watch: &WatchFilter,
                     scope: &Scope,
                     limit: i64,
@@ -939,7 +948,7 @@ macro_rules! sql_store {
                          e.payload, t.doc, {UNREAD} AS unread FROM ticket_events e \
                          JOIN tickets t ON t.id = e.ticket_id WHERE e.id > "
                     ));
-                    qb.push_bind(after_id);
+                    qb.push_bind(after_id).push(" AND e.id <= ").push_bind(upto_id);
                     push_watch(&mut qb, watch);
                     push_event_scope(&mut qb, scope);
                     qb.push(" ORDER BY e.id LIMIT ").push_bind(limit);
@@ -947,14 +956,6 @@ macro_rules! sql_store {
                     rows.iter()
                         .map(|row| Ok((decode_event(row)?, decode_ticket_row(row)?)))
                         .collect()
-                }
-
-                async fn last_event_id(&self) -> Result<i64> {
-                    Ok(
-                        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM ticket_events")
-                            .fetch_one(self.reader())
-                            .await?,
-                    )
                 }
             }
 

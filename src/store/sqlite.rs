@@ -12,8 +12,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -36,6 +37,8 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     writer: CancellationToken,
     read: SqlitePool,
+    /// The newest committed event id (one writer: ids commit in order).
+    commits: Arc<watch::Sender<i64>>,
 }
 
 impl SqliteStore {
@@ -57,6 +60,9 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
+        let last_event: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM ticket_events")
+            .fetch_one(&read)
+            .await?;
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         let stop = CancellationToken::new();
         tokio::spawn(run_writer(writer, queue, stop.clone()));
@@ -64,6 +70,7 @@ impl SqliteStore {
             jobs,
             writer: stop,
             read,
+            commits: Arc::new(watch::Sender::new(last_event)),
         })
     }
 
@@ -74,6 +81,17 @@ impl SqliteStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
+        self.write_then(work, |_| {}).await
+    }
+
+    /// [`SqliteStore::write`], calling `committed` with the result once it is durable (on
+    /// the writer, before the caller hears of it).
+    async fn write_then<T, F, C>(&self, work: F, committed: C) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
         let (reply, result) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
@@ -81,7 +99,12 @@ impl SqliteStore {
                 let ok = outcome.is_ok();
                 let completion: Completion = Box::new(move |commit_error| {
                     let _ = reply.send(match commit_error {
-                        None => outcome,
+                        None => {
+                            if let Ok(value) = &outcome {
+                                committed(value);
+                            }
+                            outcome
+                        }
                         // The writer logs the detail; the caller hears it may retry.
                         Some(_) => Err(Error::Unavailable(
                             "the write could not be committed; retry".into(),
@@ -207,6 +230,8 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
 /// `BEGIN IMMEDIATE` (which already holds every row, so "for update" reads are plain reads).
 struct SqliteTx<'c> {
     conn: &'c mut SqliteConnection,
+    /// The newest event id this write inserted (0: none).
+    last_event: i64,
 }
 
 impl SqliteTx<'_> {
@@ -218,6 +243,18 @@ impl SqliteTx<'_> {
 
     fn check<T>(&mut self, result: std::result::Result<T, sqlx::Error>) -> Result<T> {
         result.map_err(on_constraint)
+    }
+
+    /// The writer holds the whole database: nothing to note.
+    fn holds_rows(&mut self) {}
+
+    /// One writer: ids are committed in the order they are taken.
+    async fn before_event_ids(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn inserted_event(&mut self, id: i64) {
+        self.last_event = self.last_event.max(id);
     }
 }
 
@@ -249,13 +286,37 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn run_write(&self, work: Work) -> Result<()> {
-        self.write(move |conn| {
-            Box::pin(async move {
-                let mut tx = SqliteTx { conn };
-                work(&mut tx).await
-            })
-        })
+        let commits = self.commits.clone();
+        self.write_then(
+            move |conn| {
+                Box::pin(async move {
+                    let mut tx = SqliteTx {
+                        conn,
+                        last_event: 0,
+                    };
+                    work(&mut tx).await?;
+                    Ok(tx.last_event)
+                })
+            },
+            move |last_event| {
+                commits.send_if_modified(|current| {
+                    let newer = *last_event > *current;
+                    *current = (*current).max(*last_event);
+                    newer
+                });
+            },
+        )
         .await
+        .map(drop)
+    }
+
+    fn commits(&self) -> watch::Receiver<i64> {
+        self.commits.subscribe()
+    }
+
+    /// One process per SQLite file: it always leads.
+    async fn lead(&self) -> bool {
+        true
     }
 
     async fn ping(&self) -> Result<()> {

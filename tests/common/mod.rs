@@ -287,6 +287,28 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
+    /// One number read straight from the database (outside the server).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        if self.database.is_some() {
+            let mut raw = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("raw");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut raw)
+                .await
+                .expect(sql)
+        } else {
+            let mut raw = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("raw");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut raw)
+                .await
+                .expect(sql)
+        }
+    }
+
     pub async fn channel(&self) -> Channel {
         Channel::from_shared(self.url())
             .expect("url")

@@ -1,0 +1,263 @@
+//! How far the event log is committed on PostgreSQL, across every replica on the database.
+//!
+//! Event ids come from a sequence: taken in one order, committed in another. A reader that
+//! sees id 11 may not yet see id 10 — its transaction is still running — so "events after
+//! 11" would miss 10 forever. This module publishes the *committed position*: the highest id
+//! below which every id is either visible or will never appear.
+//!
+//! - Ids visible without a gap below them are final.
+//! - A gap (an id not visible while a higher one is) belongs to a transaction that took its
+//!   id before that snapshot; a transaction that writes events has already locked or written
+//!   its ticket, so it held a transaction id before it took the event id. Once the oldest
+//!   running transaction id passes the snapshot's `xmax`, that transaction is over: what it
+//!   committed is visible, what is still missing rolled back, and the gap is passed.
+//!
+//! Commits of this process wake the tracker at once and are announced to the other replicas
+//! with one `NOTIFY` after the commit (never inside the transaction, where it would serialise
+//! every commit on the notification queue's lock), many commits per notification under load;
+//! the others `LISTEN`. A slow poll covers lost notifications and rolled-back gaps.
+use crate::error::{Error, Result};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+/// The notification channel every replica listens on.
+const CHANNEL: &str = "casework_commits";
+/// How often the position is recomputed when nothing announces commits.
+const POLL: Duration = Duration::from_secs(1);
+/// How soon a gap is looked at again.
+const GAP_RECHECK: Duration = Duration::from_millis(5);
+/// Ids looked at per recomputation.
+const SCAN: i64 = 4096;
+/// The longest start-up waits for transactions running before it to finish.
+const START_WAIT: Duration = Duration::from_secs(60);
+
+/// The committed position and how to move it.
+pub(super) struct Commits {
+    position: watch::Sender<i64>,
+    /// Commits of this process.
+    local: Notify,
+    /// Commits announced by other replicas.
+    remote: Notify,
+}
+
+impl Commits {
+    /// Finds the committed position (waiting for transactions running now to finish) and
+    /// starts following it until `stop`.
+    pub(super) async fn start(
+        pool: PgPool,
+        sessions: &PgPool,
+        stop: CancellationToken,
+    ) -> Result<Arc<Commits>> {
+        let mut tracker = Tracker::default();
+        let started = tokio::time::Instant::now();
+        while !tracker.advance(&pool).await?.settled {
+            if started.elapsed() > START_WAIT {
+                return Err(Error::Unavailable(
+                    "a transaction older than this process is still writing events".into(),
+                ));
+            }
+            tokio::time::sleep(GAP_RECHECK).await;
+        }
+        let commits = Arc::new(Commits {
+            position: watch::Sender::new(tracker.safe),
+            local: Notify::new(),
+            remote: Notify::new(),
+        });
+        let me = uuid::Uuid::new_v4().to_string();
+        let mut listener = PgListener::connect_with(sessions).await?;
+        listener.ignore_pool_close_event(true);
+        listener.listen(CHANNEL).await?;
+        tokio::spawn(listen(listener, me.clone(), commits.clone(), stop.clone()));
+        tokio::spawn(follow(pool, tracker, me, commits.clone(), stop));
+        Ok(commits)
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<i64> {
+        self.position.subscribe()
+    }
+
+    /// This process committed a write.
+    pub(super) fn committed(&self) {
+        self.local.notify_one();
+    }
+}
+
+/// Wakes the follower on other replicas' notifications, and after a lost connection (the
+/// listener reconnects by itself; what was announced meanwhile is lost).
+async fn listen(
+    mut listener: PgListener,
+    me: String,
+    commits: Arc<Commits>,
+    stop: CancellationToken,
+) {
+    loop {
+        let received = tokio::select! {
+            received = listener.try_recv() => received,
+            _ = stop.cancelled() => return,
+        };
+        match received {
+            Ok(Some(notification)) if notification.payload() == me => {}
+            Ok(_) => commits.remote.notify_one(),
+            Err(error) => {
+                tracing::warn!(%error, "commit notifications lost; polling until they return");
+                commits.remote.notify_one();
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Moves the position on every commit, announcement and poll.
+async fn follow(
+    pool: PgPool,
+    mut tracker: Tracker,
+    me: String,
+    commits: Arc<Commits>,
+    stop: CancellationToken,
+) {
+    let mut again = POLL;
+    loop {
+        let announce = tokio::select! {
+            _ = commits.local.notified() => true,
+            _ = commits.remote.notified() => false,
+            _ = tokio::time::sleep(again) => false,
+            _ = stop.cancelled() => return,
+        };
+        again = match tracker.advance(&pool).await {
+            Ok(step) => {
+                commits.position.send_if_modified(|position| {
+                    let newer = tracker.safe > *position;
+                    *position = tracker.safe;
+                    newer
+                });
+                if step.settled { POLL } else { GAP_RECHECK }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the event log's committed position");
+                POLL
+            }
+        };
+        if announce
+            && let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(&me)
+                .execute(&pool)
+                .await
+        {
+            tracing::warn!(%error, "could not announce a commit to the other replicas");
+        }
+    }
+}
+
+/// The position and the gap it waits on.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Every id up to here is visible or will never be.
+    safe: i64,
+    /// Ids up to `.0` not visible yet are final once every transaction older than `.1` (the
+    /// `xmax` of the snapshot that saw `.0`) is over.
+    gap: Option<(i64, i64)>,
+}
+
+/// What one recomputation found.
+struct Step {
+    /// Nothing left to wait for or to scan.
+    settled: bool,
+}
+
+impl Tracker {
+    async fn advance(&mut self, pool: &PgPool) -> Result<Step> {
+        // One statement, so the ids and the transaction horizon come from one snapshot.
+        let (xmin, xmax, ids): (i64, i64, Vec<i64>) = sqlx::query_as(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+             ARRAY(SELECT id FROM ticket_events WHERE id > $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(self.safe)
+        .bind(SCAN)
+        .fetch_one(pool)
+        .await?;
+        Ok(self.apply(xmin, xmax, &ids))
+    }
+
+    /// Moves the position over what a snapshot (`xmin`, `xmax`, the ids after `safe` it
+    /// sees, ascending) shows to be final.
+    fn apply(&mut self, xmin: i64, xmax: i64, ids: &[i64]) -> Step {
+        if let Some((upto, horizon)) = self.gap
+            && xmin >= horizon
+        {
+            self.safe = self.safe.max(upto);
+            self.gap = None;
+        }
+        for &id in ids {
+            if id <= self.safe {
+                continue;
+            }
+            if id != self.safe + 1 {
+                break;
+            }
+            self.safe = id;
+        }
+        let highest = ids.last().copied().unwrap_or(0);
+        if highest > self.safe && self.gap.is_none() {
+            self.gap = Some((highest, xmax));
+        }
+        Step {
+            settled: self.gap.is_none() && (ids.len() as i64) < SCAN,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tracker;
+
+    #[test]
+    fn contiguous_ids_are_final_at_once() {
+        let mut tracker = Tracker::default();
+        assert!(tracker.apply(100, 101, &[1, 2, 3]).settled);
+        assert_eq!(tracker.safe, 3);
+    }
+
+    #[test]
+    fn a_gap_holds_the_position_until_older_transactions_are_over() {
+        let mut tracker = Tracker::default();
+        // 3 is taken by a transaction still running (xid 100): 4 must wait for it.
+        assert!(!tracker.apply(100, 105, &[1, 2, 4]).settled);
+        assert_eq!(tracker.safe, 2);
+        // Still running: nothing moves, even as more ids appear.
+        tracker.apply(100, 107, &[4, 5]);
+        assert_eq!(tracker.safe, 2);
+        // It committed: 3 is visible and everything follows.
+        assert!(tracker.apply(106, 108, &[3, 4, 5]).settled);
+        assert_eq!(tracker.safe, 5);
+    }
+
+    #[test]
+    fn a_rolled_back_gap_is_passed_once_its_transaction_is_over() {
+        let mut tracker = Tracker::default();
+        tracker.apply(100, 105, &[1, 4, 5]);
+        assert_eq!(tracker.safe, 1);
+        // Every transaction older than 105 is over and 2, 3 never appeared: they rolled back.
+        assert!(tracker.apply(105, 106, &[4, 5]).settled);
+        assert_eq!(tracker.safe, 5);
+    }
+
+    #[test]
+    fn ids_beyond_the_first_gap_wait_for_their_own() {
+        let mut tracker = Tracker::default();
+        tracker.apply(100, 105, &[1, 3]);
+        // Past 105, 2 is final; 5 appeared after 3 with 4 missing: a new gap.
+        assert!(!tracker.apply(105, 110, &[3, 5]).settled);
+        assert_eq!(tracker.safe, 3);
+        assert!(tracker.apply(110, 111, &[5]).settled);
+        assert_eq!(tracker.safe, 5);
+    }
+}
