@@ -6,8 +6,11 @@ mod common;
 
 use casework::app::write::{self, Created};
 use casework::clock::from_micros;
-use casework::domain::query::TicketKey;
-use casework::domain::{Customer, EventType, Metadata, NewEvent, Ticket, TicketStatus};
+use casework::domain::query::{CustomerKey, Reader, Scope, TicketKey};
+use casework::domain::{
+    Agent, AgentRole, Customer, CustomerIdentity, EventType, Metadata, NewEvent, Ticket,
+    TicketStatus,
+};
 use casework::error::Error;
 use casework::error::Result;
 use casework::store::{self, IdempotencyKey, Store};
@@ -59,24 +62,130 @@ async fn raw(backend: Backend, url: &str, sql: &str) {
 
 /// How many events the database holds (not the last id: PostgreSQL may skip ids).
 async fn event_count(backend: Backend, url: &str) -> i64 {
+    count(backend, url, "SELECT COUNT(*) FROM ticket_events").await
+}
+
+/// The number `sql` (a `SELECT COUNT(*) …`) answers, read behind the store's back.
+async fn count(backend: Backend, url: &str, sql: &str) -> i64 {
     use sqlx::Connection;
-    const COUNT: &str = "SELECT COUNT(*) FROM ticket_events";
     match backend {
         Backend::Sqlite => {
             let mut raw = sqlx::SqliteConnection::connect(url).await.expect("raw");
-            sqlx::query_scalar(COUNT)
+            sqlx::query_scalar(sql)
                 .fetch_one(&mut raw)
                 .await
                 .expect("count")
         }
         Backend::Postgres => {
             let mut raw = sqlx::PgConnection::connect(url).await.expect("raw");
-            sqlx::query_scalar(COUNT)
+            sqlx::query_scalar(sql)
                 .fetch_one(&mut raw)
                 .await
                 .expect("count")
         }
     }
+}
+
+/// Brings a fresh database to migration `version` (and no further), as an older build left it.
+async fn migrate_to(backend: Backend, url: &str, version: i64) {
+    use sqlx::Connection;
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder);
+    let older = tempfile::tempdir().expect("dir");
+    for entry in std::fs::read_dir(&all).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let number: i64 = name
+            .split('_')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .expect("NNNN_");
+        if number <= version {
+            std::fs::copy(&path, older.path().join(name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(older.path().to_path_buf())
+        .await
+        .expect("migrator");
+    match backend {
+        Backend::Sqlite => {
+            use std::str::FromStr;
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                .expect("url")
+                .create_if_missing(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .expect("connect");
+            migrator.run(&mut conn).await.expect("migrate");
+            conn.close().await.expect("close");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            migrator.run(&mut conn).await.expect("migrate");
+            conn.close().await.expect("close");
+        }
+    }
+}
+
+fn agent(id: &str, queues: &[&str], languages: &[&str]) -> Agent {
+    Agent {
+        id: id.into(),
+        name: id.into(),
+        role: AgentRole::Agent,
+        status: "online".into(),
+        status_alias: "Online".into(),
+        last_login_at: None,
+        status_updated_at: None,
+        queues: queues.iter().map(|q| q.to_string()).collect(),
+        languages: languages.iter().map(|l| l.to_string()).collect(),
+        max_concurrent: 3,
+    }
+}
+
+fn identity(channel: &str, social_id: &str) -> CustomerIdentity {
+    CustomerIdentity {
+        channel: channel.into(),
+        social_id: social_id.into(),
+    }
+}
+
+/// The ids of the rooms of the customer with this identity.
+async fn rooms_of(
+    store: &std::sync::Arc<dyn Store>,
+    channel: &str,
+    social_id: &str,
+) -> Vec<String> {
+    let key = CustomerKey::Identity {
+        channel: channel.into(),
+        social_id: social_id.into(),
+    };
+    let reader = Reader {
+        id: "tester".into(),
+        sees_internal: true,
+    };
+    let rooms = store
+        .customer_rooms(&key, &reader, &Scope::All, None, 10)
+        .await
+        .expect("rooms");
+    rooms.into_iter().map(|room| room.id).collect()
+}
+
+/// The ids of the agents `list_agents` gives for `queue`.
+async fn agents_of(store: &std::sync::Arc<dyn Store>, queue: &str) -> Vec<String> {
+    let agents = store
+        .list_agents(Some(queue), None, None, 10)
+        .await
+        .expect("agents");
+    agents.into_iter().map(|agent| agent.id).collect()
 }
 
 fn ticket(external_id: Option<String>) -> Ticket {
@@ -309,6 +418,197 @@ async fn concurrent_creates_with_one_key_make_one_ticket(backend: Backend) {
     assert_eq!(replayed.len(), 39);
     assert!(replayed.iter().all(|id| id == &new[0]), "every replay is that ticket");
     assert_eq!(event_count(backend, &database.url).await, 1);
+    store.close().await;
+}
+
+/// An agent's queues and languages live in tables of their own: they come back in the order
+/// given, `list_agents` filters on them, routing reads them, and an upsert replaces them.
+async fn agent_lists_round_trip_and_filter_through_their_tables(backend: Backend) {
+    let database = database(backend).await;
+    let url = database.url.clone();
+    let store = store::connect(&url).await.expect("store");
+    let ann = agent("ann@example.com", &["billing", "auth"], &["en", "de"]);
+    let bob = agent("bob@example.com", &["auth"], &[]);
+    for agent in [&ann, &bob] {
+        store.upsert_agent(agent).await.expect("agent");
+    }
+    assert_eq!(store.get_agent(&ann.id).await.expect("read"), Some(ann.clone()));
+    assert_eq!(store.get_agent(&bob.id).await.expect("read"), Some(bob.clone()));
+    let listed = store.list_agents(None, None, None, 10).await.expect("agents");
+    assert_eq!(listed, [ann.clone(), bob.clone()]);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM agent_queues").await, 3);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM agent_languages").await, 2);
+    assert_eq!(agents_of(&store, "auth").await, ["ann@example.com", "bob@example.com"]);
+    assert_eq!(agents_of(&store, "billing").await, ["ann@example.com"]);
+    assert!(agents_of(&store, "sales").await.is_empty());
+
+    // Routing reads the lists from the tables: of these, Ann takes only the German billing
+    // ticket (the French one is older, the sales one more urgent); Bob, who lists no
+    // languages, takes an auth ticket in any language.
+    let waiting = |queue: &str, language: &str, priority: i32| {
+        let mut ticket = ticket(None);
+        ticket.queue = queue.into();
+        ticket.metadata.language = language.into();
+        ticket.priority = priority;
+        ticket
+    };
+    let french = waiting("billing", "fr", 1);
+    let german = waiting("billing", "de", 1);
+    let sales = waiting("sales", "de", 3);
+    let auth = waiting("auth", "fr", 1);
+    for ticket in [&french, &german, &sales, &auth] {
+        create(&store, ticket.clone()).await.expect("ticket");
+    }
+    let next = |agent_id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let load = tx.agent_loads_for_update(Some(agent_id)).await?.pop();
+                        let load = load.expect("the agent's load");
+                        let next = tx.next_waiting_ticket(&load).await?;
+                        Ok((load.agent, next.map(|ticket| ticket.id)))
+                    })
+                })
+                .await
+                .expect("route")
+        }
+    };
+    assert_eq!(next("ann@example.com").await, (ann.clone(), Some(german.id.clone())));
+    assert_eq!(next("bob@example.com").await, (bob.clone(), Some(auth.id.clone())));
+
+    // An upsert replaces the lists, order and all.
+    let moved = agent("ann@example.com", &["sales", "billing"], &[]);
+    store.upsert_agent(&moved).await.expect("agent");
+    assert_eq!(store.get_agent(&ann.id).await.expect("read"), Some(moved.clone()));
+    assert_eq!(agents_of(&store, "auth").await, ["bob@example.com"]);
+    assert_eq!(agents_of(&store, "sales").await, ["ann@example.com"]);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM agent_queues").await, 3);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM agent_languages").await, 0);
+    assert_eq!(next("ann@example.com").await, (moved, Some(sales.id.clone())));
+    store.close().await;
+}
+
+/// A ticket's customer identities are kept in `ticket_identities`: conversations are found
+/// by identity (channel and social id together), and a save that changes the customer's
+/// identities moves them.
+async fn customer_identities_filter_through_their_table(backend: Backend) {
+    let database = database(backend).await;
+    let url = database.url.clone();
+    let store = store::connect(&url).await.expect("store");
+    let mut first = ticket(None);
+    first.metadata.room_id = "room-1".into();
+    first.customer.identities = vec![
+        identity("whatsapp", "+49 1"),
+        identity("telegram", "tg-1"),
+        identity("whatsapp", "+49 1"),
+    ];
+    let mut second = ticket(None);
+    second.metadata.room_id = "room-2".into();
+    second.customer.identities = vec![identity("whatsapp", "+49 2")];
+    for ticket in [&first, &second] {
+        create(&store, ticket.clone()).await.expect("ticket");
+    }
+    assert_eq!(rooms_of(&store, "whatsapp", "+49 1").await, ["room-1"]);
+    assert_eq!(rooms_of(&store, "telegram", "tg-1").await, ["room-1"]);
+    assert_eq!(rooms_of(&store, "whatsapp", "+49 2").await, ["room-2"]);
+    assert!(rooms_of(&store, "telegram", "+49 1").await.is_empty());
+    assert_eq!(
+        count(backend, &url, "SELECT COUNT(*) FROM ticket_identities").await,
+        3,
+        "an identity given twice is stored once"
+    );
+    let stored = store
+        .get_ticket(&TicketKey::Id(first.id.clone()))
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(stored.customer, first.customer, "the document keeps them as given");
+
+    let first_id = first.id.clone();
+    store
+        .write(move |tx| {
+            let first_id = first_id.clone();
+            Box::pin(async move {
+                let mut ticket = tx.ticket_for_update(&first_id).await?.expect("ticket");
+                let previous = ticket.version;
+                ticket.version += 1;
+                ticket.customer.identities = vec![identity("email", "c@example.com")];
+                assert!(tx.save_ticket(&ticket, previous).await?.is_some());
+                Ok(())
+            })
+        })
+        .await
+        .expect("save");
+    assert!(rooms_of(&store, "whatsapp", "+49 1").await.is_empty());
+    assert_eq!(rooms_of(&store, "email", "c@example.com").await, ["room-1"]);
+    assert_eq!(rooms_of(&store, "whatsapp", "+49 2").await, ["room-2"]);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM ticket_identities").await, 2);
+    store.close().await;
+}
+
+/// A database an older build left at migration 0006, with agents' lists and customers'
+/// identities only in JSON, comes up with them in their tables.
+async fn migration_0007_moves_json_lists_into_tables(backend: Backend) {
+    let database = database(backend).await;
+    let url = database.url.clone();
+    migrate_to(backend, &url, 6).await;
+    raw(
+        backend,
+        &url,
+        "INSERT INTO agents (id, name, role, status, status_alias, queues, languages, \
+         max_concurrent) VALUES ('ann@example.com', 'ann@example.com', 'AGENT', 'online', \
+         'Online', '[\"billing\", \"auth\"]', '[\"en\", \"de\"]', 3), ('bob@example.com', \
+         'bob@example.com', 'AGENT', 'online', 'Online', '[\"auth\"]', '[]', 3)",
+    )
+    .await;
+    let mut old = ticket(None);
+    old.number = 1;
+    old.customer.identities = vec![
+        identity("whatsapp", "+49 1"),
+        identity("telegram", "tg-1"),
+        identity("whatsapp", "+49 1"),
+    ];
+    let doc = serde_json::to_string(&old).expect("json").replace('\'', "''");
+    let created_at = casework::clock::to_micros(old.created_at);
+    raw(
+        backend,
+        &url,
+        &format!(
+            "INSERT INTO tickets (id, number, status, priority, queue, channel, ticket_type, \
+             source, customer_id, language, country, ccr, order_id, subject, created_at, \
+             updated_at, version, doc) VALUES ('{id}', 1, 'CREATED', 1, 'q', 'chat', '', '', \
+             'c', '', '', '', '', 'store test', {created_at}, {created_at}, 1, '{doc}')",
+            id = old.id
+        ),
+    )
+    .await;
+    raw(
+        backend,
+        &url,
+        &format!(
+            "INSERT INTO rooms (id, ticket_id, customer_id, created_at) \
+             VALUES ('room-1', '{}', 'c', {created_at})",
+            old.id
+        ),
+    )
+    .await;
+
+    let store = store::connect(&url).await.expect("migrated");
+    let ann = agent("ann@example.com", &["billing", "auth"], &["en", "de"]);
+    let bob = agent("bob@example.com", &["auth"], &[]);
+    assert_eq!(store.get_agent(&ann.id).await.expect("read"), Some(ann.clone()));
+    assert_eq!(store.get_agent(&bob.id).await.expect("read"), Some(bob.clone()));
+    assert_eq!(agents_of(&store, "auth").await, ["ann@example.com", "bob@example.com"]);
+    assert_eq!(agents_of(&store, "billing").await, ["ann@example.com"]);
+    assert_eq!(rooms_of(&store, "whatsapp", "+49 1").await, ["room-1"]);
+    assert_eq!(rooms_of(&store, "telegram", "tg-1").await, ["room-1"]);
+    assert_eq!(count(backend, &url, "SELECT COUNT(*) FROM ticket_identities").await, 2);
+    // The JSON columns are gone (they were NOT NULL: an agent row without them now inserts).
+    let cy = agent("cy@example.com", &["auth"], &["en"]);
+    store.upsert_agent(&cy).await.expect("agent");
+    assert_eq!(store.get_agent(&cy.id).await.expect("read"), Some(cy));
     store.close().await;
 }
 }

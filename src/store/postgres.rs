@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, PgConnection, Postgres, QueryBuilder};
+use sqlx::{Executor, PgConnection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,24 +149,10 @@ impl PgStore {
         })
         .await
     }
-
-    /// Agents serving `queue` (their queues are a JSONB array of strings).
-    fn push_serves_queue(qb: &mut QueryBuilder<'_, Postgres>, queue: &str) {
-        qb.push(" AND queues ? ").push_bind(queue.to_string());
-    }
-
-    /// Tickets whose customer has this identity (in the ticket document).
-    fn push_identity(qb: &mut QueryBuilder<'_, Postgres>, channel: &str, social_id: &str) {
-        qb.push(
-            " AND t.doc -> 'customer' -> 'identities' @> \
-             jsonb_build_array(jsonb_build_object('channel', ",
-        )
-        .push_bind(channel.to_string())
-        .push("::text, 'social_id', ")
-        .push_bind(social_id.to_string())
-        .push("::text))");
-    }
 }
+
+/// Gathers a column into a JSON array (`NULL` over no rows; the query says `'[]'` then).
+const JSON_ARRAY_AGG: &str = "jsonb_agg";
 
 /// The transaction primitives inside one PostgreSQL transaction; `retry` notes an error
 /// that running the write again may fix, `failed` any database error at all (after one,

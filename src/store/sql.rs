@@ -6,8 +6,9 @@
 //! - on the transaction type: `LOCK` (appended to "for update" reads), `SKIP_LOCKED` (appended
 //!   to the waiting-ticket read), `NEXT_NUMBER` (the next ticket number), `check` (classifies
 //!   a database error, noting the ones worth running the write again);
-//! - on the store: `reader()` (the read pool), `write(…)` (one write transaction),
-//!   `push_serves_queue` and `push_identity` (membership in a JSON array).
+//! - on the store: `reader()` (the read pool), `write(…)` (one write transaction);
+//! - in the backend's module: `JSON_ARRAY_AGG` (the aggregate that gathers a column into a
+//!   JSON array, for the lists an agent row carries).
 use crate::clock::from_micros;
 use crate::domain::ccr::Ccr;
 use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
@@ -91,8 +92,74 @@ pub const UNREAD: &str = "(SELECT COUNT(*) FROM messages m WHERE m.ticket_id = t
 /// below keeps the two the same).
 pub const ACTIVE: &str = "('ASSIGNED', 'ON_HOLD', 'ESCALATED')";
 
-pub const AGENT_COLUMNS: &str = "id, name, role, status, status_alias, last_login_at, status_updated_at, \
-     queues, languages, max_concurrent";
+/// An agent's columns from `agents a`, with its queues and languages gathered from their
+/// tables, in their order, into JSON arrays by `json_array_agg` (the backend's
+/// `JSON_ARRAY_AGG`): one statement reads agents and lists alike.
+pub fn agent_columns(json_array_agg: &str) -> String {
+    let list = |table: &str, column: &str, name: &str| {
+        format!(
+            "COALESCE((SELECT {json_array_agg}(l.{column} ORDER BY l.position) FROM {table} l \
+             WHERE l.agent_id = a.id), '[]') AS {name}"
+        )
+    };
+    format!(
+        "a.id, a.name, a.role, a.status, a.status_alias, a.last_login_at, a.status_updated_at, \
+         {}, {}, a.max_concurrent",
+        list("agent_queues", "queue_id", "queues"),
+        list("agent_languages", "language", "languages"),
+    )
+}
+
+/// Appends ` AND …` keeping agents (`a`) who serve `queue`. An `IN` over the list table
+/// rather than a correlated `EXISTS`: SQLite then starts from the queue's index entries
+/// instead of probing every agent in turn (PostgreSQL plans both as the same semi-join).
+pub fn push_serves_queue<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, queue: &str)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" AND a.id IN (SELECT aq.agent_id FROM agent_queues aq WHERE aq.queue_id = ")
+        .push_bind(queue.to_string())
+        .push(")");
+}
+
+/// Appends ` AND …` keeping tickets (`t`) whose customer has this identity: an `IN`, for
+/// the reason [`push_serves_queue`] gives (found by the identity's index, no ticket scanned).
+pub fn push_identity<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, channel: &str, social_id: &str)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" AND t.id IN (SELECT ti.ticket_id FROM ticket_identities ti WHERE ti.channel = ")
+        .push_bind(channel.to_string())
+        .push(" AND ti.social_id = ")
+        .push_bind(social_id.to_string())
+        .push(")");
+}
+
+/// `INSERT INTO {table} (agent_id, position, {column}) …` of `values` in their order (the
+/// caller has checked they are not empty).
+pub fn agent_list_insert<'a, DB>(
+    table: &str,
+    column: &str,
+    agent_id: &str,
+    values: &[String],
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new(format!(
+        "INSERT INTO {table} (agent_id, position, {column}) "
+    ));
+    qb.push_values(values.iter().zip(0i64..), |mut row, (value, position)| {
+        row.push_bind(agent_id.to_string())
+            .push_bind(position)
+            .push_bind(value.clone());
+    });
+    qb
+}
 
 pub const MESSAGE_COLUMNS: &str = "seq, id, room_id, ticket_id, sender_type, sender_id, sender_name, body, \
      visible_to_customer, attachments, buttons, created_at, client_message_id";
@@ -205,6 +272,24 @@ where
         push_value(&mut qb, value);
     }
     qb.push(")");
+    qb
+}
+
+/// `INSERT INTO ticket_identities …` of the customer's identities (the caller has checked
+/// there are some); an identity given twice is stored once.
+pub fn identities_insert<'a, DB>(ticket: &Ticket) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut qb =
+        sqlx::QueryBuilder::new("INSERT INTO ticket_identities (ticket_id, channel, social_id) ");
+    qb.push_values(&ticket.customer.identities, |mut row, identity| {
+        row.push_bind(ticket.id.clone())
+            .push_bind(identity.channel.clone())
+            .push_bind(identity.social_id.clone());
+    });
+    qb.push(" ON CONFLICT DO NOTHING");
     qb
 }
 
@@ -373,14 +458,14 @@ macro_rules! sql_tx {
             use $crate::domain::routing::AgentLoad;
             use $crate::domain::{NewEvent, Ticket, TicketEvent};
             use $crate::error::Result;
-            use $crate::store::filter::push_values;
             use $crate::store::sql::{
-                ACTIVE, Columns, MESSAGE_COLUMNS, decode_load, decode_message, ticket_insert,
-                ticket_update,
+                ACTIVE, Columns, MESSAGE_COLUMNS, agent_columns, decode_load, decode_message,
+                identities_insert, ticket_insert, ticket_update,
             };
             use $crate::store::{Before, IdempotencyKey, Tx};
             use sqlx::QueryBuilder;
             use sqlx::types::Json;
+            use std::collections::HashSet;
 
             impl $tx<'_> {
                 async fn insert_tags(&mut self, ticket: &Ticket) -> Result<()> {
@@ -396,6 +481,47 @@ macro_rules! sql_tx {
                         self.check(inserted)?;
                     }
                     Ok(())
+                }
+
+                /// Stores the customer's identities of a new ticket.
+                async fn insert_identities(&mut self, ticket: &Ticket) -> Result<()> {
+                    if ticket.customer.identities.is_empty() {
+                        return Ok(());
+                    }
+                    let inserted = identities_insert::<$db>(ticket)
+                        .build()
+                        .execute(&mut *self.conn)
+                        .await;
+                    self.check(inserted).map(drop)
+                }
+
+                /// Brings the stored identities in step with the ticket's customer; writes
+                /// only when they differ (the app sets the customer when it creates the
+                /// ticket, so a save normally reads them and writes nothing).
+                async fn save_identities(&mut self, ticket: &Ticket) -> Result<()> {
+                    let stored = sqlx::query_as::<_, (String, String)>(
+                        "SELECT channel, social_id FROM ticket_identities WHERE ticket_id = $1",
+                    )
+                    .bind(&ticket.id)
+                    .fetch_all(&mut *self.conn)
+                    .await;
+                    let stored: HashSet<(String, String)> =
+                        self.check(stored)?.into_iter().collect();
+                    let wanted: HashSet<(String, String)> = ticket
+                        .customer
+                        .identities
+                        .iter()
+                        .map(|i| (i.channel.clone(), i.social_id.clone()))
+                        .collect();
+                    if stored == wanted {
+                        return Ok(());
+                    }
+                    let deleted = sqlx::query("DELETE FROM ticket_identities WHERE ticket_id = $1")
+                        .bind(&ticket.id)
+                        .execute(&mut *self.conn)
+                        .await;
+                    self.check(deleted)?;
+                    self.insert_identities(ticket).await
                 }
             }
 
@@ -451,6 +577,7 @@ macro_rules! sql_tx {
                     self.check(inserted)?;
                     self.holds_rows();
                     self.insert_tags(&numbered).await?;
+                    self.insert_identities(&numbered).await?;
                     if let Some(key) = idempotency {
                         let inserted = sqlx::query(
                             "INSERT INTO idempotency_keys (scope, key, fingerprint, ticket_id, \
@@ -496,6 +623,7 @@ macro_rules! sql_tx {
                         .await;
                     self.check(deleted)?;
                     self.insert_tags(ticket).await?;
+                    self.save_identities(ticket).await?;
                     Ok(Some(Before { assignee, queue }))
                 }
 
@@ -605,12 +733,12 @@ macro_rules! sql_tx {
                         self.check(locked)?;
                     }
                     let mut qb = QueryBuilder::<$db>::new(format!(
-                        "SELECT a.id, a.name, a.role, a.status, a.status_alias, a.last_login_at, \
-                         a.status_updated_at, a.queues, a.languages, a.max_concurrent, \
+                        "SELECT {}, \
                          a.last_assigned_at, COALESCE(s.receives_tickets, FALSE) AS receiving, \
                          (SELECT COUNT(*) FROM tickets t WHERE t.assignee = a.id \
                          AND t.status IN {ACTIVE}) AS active \
-                         FROM agents a LEFT JOIN agent_statuses s ON s.name = a.status WHERE 1 = 1"
+                         FROM agents a LEFT JOIN agent_statuses s ON s.name = a.status WHERE 1 = 1",
+                        agent_columns(super::JSON_ARRAY_AGG)
                     ));
                     only(&mut qb, "a.id");
                     qb.push(" ORDER BY a.id");
@@ -621,13 +749,19 @@ macro_rules! sql_tx {
                 async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>> {
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL \
-                         AND bot_id IS NULL AND queue IN ",
+                         AND bot_id IS NULL AND queue IN \
+                         (SELECT queue_id FROM agent_queues WHERE agent_id = ",
                     );
-                    push_values(&mut qb, &load.agent.queues);
+                    qb.push_bind(load.agent.id.clone()).push(")");
+                    // The load's lists were read from these tables in this transaction; an
+                    // agent without languages takes tickets in any language.
                     if !load.agent.languages.is_empty() {
-                        qb.push(" AND (language = '' OR language IN ");
-                        push_values(&mut qb, &load.agent.languages);
-                        qb.push(")");
+                        qb.push(
+                            " AND (language = '' OR language IN \
+                             (SELECT language FROM agent_languages WHERE agent_id = ",
+                        )
+                        .push_bind(load.agent.id.clone())
+                        .push("))");
                     }
                     qb.push(" ORDER BY priority DESC, number ASC LIMIT 1")
                         .push(Self::SKIP_LOCKED);
@@ -720,8 +854,9 @@ macro_rules! sql_store {
                 push_event_scope, push_filter, push_order, push_scope, push_values, push_watch,
             };
             use $crate::store::sql::{
-                ACTIVE, AGENT_COLUMNS, UNREAD, decode_agent, decode_ccr, decode_department,
-                decode_event, decode_queue, decode_status, decode_ticket_row,
+                ACTIVE, UNREAD, agent_columns, agent_list_insert, decode_agent, decode_ccr,
+                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row,
+                push_serves_queue,
             };
             use $crate::store::{
                 AgentStore, CcrStore, EventStore, ReferenceStore, TicketStore,
@@ -792,13 +927,12 @@ macro_rules! sql_store {
                 .bind(&department.label)
             }
 
+            /// The agent's row; its lists are written by [`agent_lists_replace`].
             fn agent_upsert(agent: &Agent) -> Statement<'_> {
                 sqlx::query(
                     "INSERT INTO agents (id, name, role, status, status_alias, last_login_at, \
-                     status_updated_at, queues, languages, max_concurrent) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     status_updated_at, max_concurrent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, \
-                     queues = excluded.queues, languages = excluded.languages, \
                      max_concurrent = excluded.max_concurrent",
                 )
                 .bind(&agent.id)
@@ -808,9 +942,32 @@ macro_rules! sql_store {
                 .bind(&agent.status_alias)
                 .bind(agent.last_login_at.map(to_micros))
                 .bind(agent.status_updated_at.map(to_micros))
-                .bind(Json(&agent.queues))
-                .bind(Json(&agent.languages))
                 .bind(i64::from(agent.max_concurrent))
+            }
+
+            /// Replaces the agent's queues and languages with its lists, in their order, in the
+            /// write that upserts (and so holds) its row: no read sees the row of one version
+            /// with the lists of another, and routing, which locks the row, waits for both.
+            async fn agent_lists_replace(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                agent: &Agent,
+            ) -> Result<()> {
+                for (table, column, values) in [
+                    ("agent_queues", "queue_id", &agent.queues),
+                    ("agent_languages", "language", &agent.languages),
+                ] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE agent_id = $1"))
+                        .bind(&agent.id)
+                        .execute(&mut *conn)
+                        .await?;
+                    if !values.is_empty() {
+                        agent_list_insert::<$db>(table, column, &agent.id, values)
+                            .build()
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                Ok(())
             }
 
             fn status_upsert(status: &AgentStatus) -> Statement<'_> {
@@ -1093,7 +1250,10 @@ macro_rules! sql_store {
                 async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
                     one(
                         self,
-                        &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"),
+                        &format!(
+                            "SELECT {} FROM agents a WHERE a.id = $1",
+                            agent_columns(super::JSON_ARRAY_AGG)
+                        ),
                         id,
                         decode_agent,
                     )
@@ -1101,7 +1261,15 @@ macro_rules! sql_store {
                 }
 
                 async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-                    write_one(self, agent.clone(), agent_upsert).await
+                    let agent = agent.clone();
+                    self.write(move |conn| {
+                        let agent = agent.clone();
+                        Box::pin(async move {
+                            agent_upsert(&agent).execute(&mut *conn).await?;
+                            agent_lists_replace(conn, &agent).await
+                        })
+                    })
+                    .await
                 }
 
                 async fn set_agent_status(
@@ -1174,18 +1342,19 @@ macro_rules! sql_store {
                     limit: i64,
                 ) -> Result<Vec<Agent>> {
                     let mut qb = QueryBuilder::<$db>::new(format!(
-                        "SELECT {AGENT_COLUMNS} FROM agents WHERE 1 = 1"
+                        "SELECT {} FROM agents a WHERE 1 = 1",
+                        agent_columns(super::JSON_ARRAY_AGG)
                     ));
                     if let Some(queue) = queue {
-                        $store::push_serves_queue(&mut qb, queue);
+                        push_serves_queue(&mut qb, queue);
                     }
                     if let Some(status) = status {
-                        qb.push(" AND status = ").push_bind(status.to_string());
+                        qb.push(" AND a.status = ").push_bind(status.to_string());
                     }
                     if let Some(after_id) = after_id {
-                        qb.push(" AND id > ").push_bind(after_id.to_string());
+                        qb.push(" AND a.id > ").push_bind(after_id.to_string());
                     }
-                    qb.push(" ORDER BY id LIMIT ").push_bind(limit);
+                    qb.push(" ORDER BY a.id LIMIT ").push_bind(limit);
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter().map(decode_agent).collect()
                 }

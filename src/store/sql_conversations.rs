@@ -15,6 +15,7 @@ macro_rules! sql_conversations {
             use super::sql_store::write_one;
             use $crate::store::sql::{
                 MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment, decode_message, decode_room,
+                push_identity,
             };
             use sqlx::QueryBuilder;
 
@@ -159,7 +160,7 @@ macro_rules! sql_conversations {
                             qb.push(" AND r.customer_id = ").push_bind(id.clone());
                         }
                         CustomerKey::Identity { channel, social_id } => {
-                            $store::push_identity(&mut qb, channel, social_id);
+                            push_identity(&mut qb, channel, social_id);
                         }
                     }
                     if let Some((created_at, id)) = after {

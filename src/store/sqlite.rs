@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -262,26 +262,8 @@ sql_tx!(SqliteTx, sqlx::Sqlite);
 sql_store!(SqliteStore, sqlx::Sqlite);
 sql_conversations!(SqliteStore, sqlx::Sqlite);
 
-impl SqliteStore {
-    /// Agents serving `queue` (their queues are a JSON array).
-    fn push_serves_queue(qb: &mut QueryBuilder<'_, Sqlite>, queue: &str) {
-        qb.push(" AND EXISTS (SELECT 1 FROM json_each(agents.queues) WHERE json_each.value = ")
-            .push_bind(queue.to_string())
-            .push(")");
-    }
-
-    /// Tickets whose customer has this identity (in the ticket document).
-    fn push_identity(qb: &mut QueryBuilder<'_, Sqlite>, channel: &str, social_id: &str) {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM json_each(t.doc, '$.customer.identities') i \
-             WHERE json_extract(i.value, '$.channel') = ",
-        )
-        .push_bind(channel.to_string())
-        .push(" AND json_extract(i.value, '$.social_id') = ")
-        .push_bind(social_id.to_string())
-        .push(")");
-    }
-}
+/// Gathers a column into a JSON array (SQLite ≥ 3.44 takes the ORDER BY inside the call).
+const JSON_ARRAY_AGG: &str = "json_group_array";
 
 #[async_trait]
 impl Store for SqliteStore {
