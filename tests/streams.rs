@@ -220,3 +220,84 @@ async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers(backend: Ba
     server.stop().await;
 }
 }
+
+/// Two interleaved PostgreSQL transactions take event ids N and N+1 and commit N+1 first. A
+/// stream must not hand out N+1 before N (its client would resume after N+1 and never hear
+/// of N): it waits for N's transaction, then delivers both in order; a stream resumed between
+/// the two commits misses nothing either.
+#[tokio::test]
+async fn an_event_committed_after_a_later_one_is_not_skipped() {
+    use sqlx::{Connection, Executor};
+    if !postgres_ready().await {
+        return;
+    }
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    let held = admin.create(new_ticket("cust-held")).await.expect("create");
+    let other = admin
+        .create(new_ticket("cust-other"))
+        .await
+        .expect("create");
+    let before = admin.events(&other.id).await.expect("events");
+    let last_before = before.last().expect("created").id;
+    let mut watcher = admin.clone();
+    let mut live = watch(
+        &mut watcher,
+        pb::WatchTicketsRequest {
+            after_event_id: last_before,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    // Transaction 1 locks its ticket and takes an event id, and stays open.
+    let mut slow = sqlx::PgConnection::connect(&server.database_url)
+        .await
+        .expect("connect");
+    slow.execute("BEGIN").await.expect("begin");
+    sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(&held.id)
+        .execute(&mut slow)
+        .await
+        .expect("lock");
+    let early: i64 = sqlx::query_scalar(
+        "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, queue, \
+         previous_queue, customer_id) SELECT id, 'UPDATE_FIELD', 'test', 0, version, '{}', \
+         queue, queue, customer_id FROM tickets WHERE id = $1 RETURNING id",
+    )
+    .bind(&held.id)
+    .fetch_one(&mut slow)
+    .await
+    .expect("event");
+
+    // Transaction 2 (a real call) takes a later id and commits first.
+    admin.assign(&other.id, AGENT).await.expect("assign");
+    let late = admin
+        .events(&other.id)
+        .await
+        .expect("events")
+        .last()
+        .expect("assigned")
+        .id;
+    assert!(late > early, "ids {early} then {late}");
+    // A client resuming now, between the two commits.
+    let mut resumed = watch(
+        &mut watcher,
+        pb::WatchTicketsRequest {
+            after_event_id: last_before,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    slow.execute("COMMIT").await.expect("commit");
+    for stream in [&mut live, &mut resumed] {
+        let first = next_event(stream).await;
+        let second = next_event(stream).await;
+        assert_eq!(
+            (first.id, second.id),
+            (early, late),
+            "the earlier id first, none skipped"
+        );
+    }
+}

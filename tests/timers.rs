@@ -347,3 +347,40 @@ async fn a_squatted_notice_key_does_not_jam_the_timer(backend: Backend) {
     assert_eq!(count(&events, E::AutoClosed), 1);
 }
 }
+
+/// Two replicas on one PostgreSQL database sweep the same due timer at the same moment: it
+/// fires once — one warning event, one notice.
+#[tokio::test]
+async fn a_due_timer_fires_once_when_two_replicas_sweep_together() {
+    if !postgres_ready().await {
+        return;
+    }
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-2r")).await.expect("create");
+    admin.assign(&ticket.id, AGENT).await.expect("assign");
+    let room_id = ticket.metadata.clone().expect("m").room_id;
+    say(&server, AGENT, Role::Agent, &room_id, "Anything else?").await;
+
+    let store = casework::store::connect(&server.database_url)
+        .await
+        .expect("second store");
+    let replica = casework::app::App::new(
+        store,
+        std::sync::Arc::new(server.clock.clone()),
+        server.config.clone(),
+    )
+    .await
+    .expect("second replica");
+    server.clock.advance(chrono::Duration::seconds(301));
+    let (one, two) = tokio::join!(server.app.sweep_timers(), replica.sweep_timers());
+    assert_eq!(one.expect("sweep") + two.expect("sweep"), 1, "fired once");
+    let events = admin.events(&ticket.id).await.expect("events");
+    assert_eq!(count(&events, E::SlaWarning), 1);
+    let notices = messages(&server, &room_id)
+        .await
+        .into_iter()
+        .filter(|m| m.sender_type == pb::SenderType::System as i32)
+        .count();
+    assert_eq!(notices, 1, "one notice");
+}

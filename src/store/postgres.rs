@@ -29,7 +29,7 @@ pub struct PgStore {
     sessions: PgPool,
     commits: Arc<Commits>,
     /// The connection holding the leader lock, while this process leads.
-    leader: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
+    leader: tokio::sync::Mutex<Option<PoolConnection<sqlx::Postgres>>>,
     stop: CancellationToken,
 }
 
