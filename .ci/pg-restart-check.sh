@@ -59,8 +59,8 @@ cleanup() {
   pg_up || echo "WARNING: PostgreSQL is not accepting connections on 127.0.0.1" >&2
   psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
   if [ "$status" != 0 ] && [ -f "$work/server.log" ]; then
-    echo "--- casework log (last 40 lines) ---" >&2
-    tail -n 40 "$work/server.log" >&2
+    echo "--- casework log: ERROR and WARN lines (last 20) ---" >&2
+    grep -E '"level":"(ERROR|WARN)"' "$work/server.log" | tail -n 20 >&2 || true
   fi
   rm -rf "$work"
 }
@@ -130,11 +130,12 @@ load_status=0
 wait "$load_pid" || load_status=$?
 load_pid=
 cat "$work/load.out"
-[ "$load_status" = 0 ] || fail "the load saw calls that were neither OK nor a quick UNAVAILABLE"
-errors=$(jq -rR 'fromjson? | select(.level == "ERROR") | .fields.error // .fields.message' "$work/server.log" | sort | uniq -c)
+errors=$(jq -rR 'fromjson? | select(.level == "ERROR") | "\(.span.method // "-"): \(.fields.error // .fields.message)"' \
+  "$work/server.log" | sort | uniq -c)
 if [ -n "$errors" ]; then
   echo "ERROR lines in the casework log (counted):"
   echo "$errors"
 fi
+[ "$load_status" = 0 ] || fail "the load saw calls that were neither OK nor a quick UNAVAILABLE"
 echo
 echo "pg-restart-check: ok (casework pid $server_pid served throughout)"

@@ -178,7 +178,12 @@ async fn down(client: &Client, calls: usize, bound: Duration) -> Result<String, 
         slowest = slowest.max(took);
         match outcome {
             Err(status) if status.code() == Code::Unavailable && took <= bound => {}
-            other => problems.push(format!("{:?} after {took:?}", other.map(drop))),
+            Ok(_) => problems.push(format!("OK after {took:?}")),
+            Err(status) => problems.push(format!(
+                "{:?} {:?} after {took:?}",
+                status.code(),
+                status.message()
+            )),
         }
     }
     if problems.is_empty() {
@@ -241,7 +246,12 @@ async fn load(
         match outcome {
             Ok(()) if *took <= bound => ok += 1,
             Err(status) if status.code() == Code::Unavailable && *took <= bound => unavailable += 1,
-            other => problems.push(format!("{rpc} after {took:?}: {other:?}")),
+            Ok(()) => problems.push(format!("{rpc} after {took:?}: OK, but too slow")),
+            Err(status) => problems.push(format!(
+                "{rpc} after {took:?}: {:?} {:?}",
+                status.code(),
+                status.message()
+            )),
         }
     }
     // The database is back (the script stops the load only then): every acknowledged create
