@@ -343,7 +343,8 @@ impl TestServer {
     }
 }
 
-async fn seed(store: &dyn casework::store::Store) {
+/// The reference data every test store starts with (queues, a department, the agents above).
+pub async fn seed(store: &dyn casework::store::Store) {
     for (id, sla) in [(QUEUE, 900), (OTHER_QUEUE, 86_400)] {
         store
             .upsert_queue(&Queue {
