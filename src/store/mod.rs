@@ -306,6 +306,10 @@ impl From<sqlx::Error> for Error {
                 tracing::warn!(%error, "database unavailable");
                 Error::Unavailable("the database is unavailable; retry".into())
             }
+            sqlx::Error::Database(db) if connection_lost(db.code().as_deref()) => {
+                tracing::warn!(%error, "database connection lost");
+                Error::Unavailable("the database is unavailable; retry".into())
+            }
             sqlx::Error::Database(db) if db.message().contains("database is locked") => {
                 tracing::warn!(%error, "database busy");
                 Error::Unavailable("the database is busy; retry".into())
@@ -313,6 +317,13 @@ impl From<sqlx::Error> for Error {
             _ => Error::Internal(format!("database error: {error}")),
         }
     }
+}
+
+/// SQLSTATEs of a server going away or refusing connections: connection exceptions (08),
+/// operator intervention (57P: terminated, shutting down, cannot connect now) and too many
+/// connections (53300). The call may be retried once the database is back.
+pub(crate) fn connection_lost(code: Option<&str>) -> bool {
+    code.is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300")
 }
 
 impl From<sqlx::migrate::MigrateError> for Error {

@@ -43,6 +43,17 @@ fn retryable(error: &sqlx::Error) -> bool {
         if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
 }
 
+/// The connection died before COMMIT was sent, so the server rolled the transaction back:
+/// running it again on another connection is safe (at COMMIT the outcome is unknown, so a
+/// lost COMMIT is never retried).
+fn lost_before_commit(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => super::connection_lost(db.code().as_deref()),
+        _ => false,
+    }
+}
+
 /// A unique violation from a concurrent write with the same idempotency key: the write run
 /// again finds the row the other one committed and answers as a replay.
 fn concurrent_duplicate(error: &sqlx::Error) -> bool {
@@ -175,7 +186,7 @@ impl PgTx<'_> {
     fn check<T>(&mut self, result: std::result::Result<T, sqlx::Error>) -> Result<T> {
         result.map_err(|error| {
             self.failed = true;
-            if retryable(&error) || concurrent_duplicate(&error) {
+            if retryable(&error) || concurrent_duplicate(&error) || lost_before_commit(&error) {
                 self.retry = true;
             }
             on_constraint(error)
