@@ -246,6 +246,13 @@ async fn load(
         match outcome {
             Ok(()) if *took <= bound => ok += 1,
             Err(status) if status.code() == Code::Unavailable && *took <= bound => unavailable += 1,
+            // A write whose connection went during its COMMIT: the server cannot know whether
+            // it committed and says so, rather than inviting a blind retry.
+            Err(status)
+                if status.code() == Code::Unknown && *rpc != "GetTicket" && *took <= bound =>
+            {
+                unavailable += 1
+            }
             Ok(()) => problems.push(format!("{rpc} after {took:?}: OK, but too slow")),
             Err(status) => problems.push(format!(
                 "{rpc} after {took:?}: {:?} {:?}",

@@ -33,6 +33,10 @@ pub enum Error {
     ResourceExhausted(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The connection was lost while the database committed: the write may or may not have
+    /// been applied, so the caller must look before it tries again (never retried blindly).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// Never shown to clients in detail; logged where it is mapped. The store turns the
     /// database's own errors into this or another variant (it classifies them itself).
     #[error("internal error: {0}")]
@@ -68,6 +72,7 @@ impl Error {
             Error::PermissionDenied(_) => "PERMISSION_DENIED",
             Error::ResourceExhausted(_) => "RESOURCE_EXHAUSTED",
             Error::Unavailable(_) => "UNAVAILABLE",
+            Error::OutcomeUnknown(_) => "UNKNOWN",
             Error::Internal(_) => "INTERNAL",
         }
     }

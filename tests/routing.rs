@@ -917,3 +917,39 @@ async fn every_other_agent_service_field_refuses_bad_input_by_name(backend: Back
     server.stop().await;
 }
 }
+
+/// Routing a ticket locks only the agents serving its queue: a transaction holding an agent
+/// of another queue (another replica routing there, say) does not hold up a create.
+#[tokio::test]
+async fn routing_locks_only_the_agents_of_the_tickets_queue() {
+    use sqlx::{Connection, Executor};
+    if !postgres_ready().await {
+        return;
+    }
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut admin = Agents::new(&server, ADMIN, Role::Admin).await;
+    admin
+        .upsert("email.only@example.com", &[OTHER_QUEUE], &[], 3)
+        .await;
+
+    let mut other_queue = sqlx::PgConnection::connect(&server.database_url)
+        .await
+        .expect("connect");
+    other_queue.execute("BEGIN").await.expect("begin");
+    sqlx::query("SELECT id FROM agents WHERE id = 'email.only@example.com' FOR UPDATE")
+        .execute(&mut other_queue)
+        .await
+        .expect("lock");
+
+    let mut tickets = server.admin().await;
+    // Bounded so that a regression fails instead of hanging; it does not time anything.
+    let created = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tickets.create(new_ticket("cust-lock")),
+    )
+    .await
+    .expect("the create waited on an agent of another queue")
+    .expect("create");
+    assert_eq!(created.queue, QUEUE);
+    other_queue.execute("ROLLBACK").await.expect("rollback");
+}

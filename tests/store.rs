@@ -465,7 +465,7 @@ async fn agent_lists_round_trip_and_filter_through_their_tables(backend: Backend
             store
                 .write(move |tx| {
                     Box::pin(async move {
-                        let load = tx.agent_loads_for_update(Some(agent_id)).await?.pop();
+                        let load = tx.agent_loads_for_update(casework::domain::query::Agents::One(agent_id)).await?.pop();
                         let load = load.expect("the agent's load");
                         let next = tx.next_waiting_ticket(&load).await?;
                         Ok((load.agent, next.map(|ticket| ticket.id)))

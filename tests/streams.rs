@@ -301,3 +301,79 @@ async fn an_event_committed_after_a_later_one_is_not_skipped() {
         );
     }
 }
+
+/// The other interleaving: the transaction that holds the *older* transaction id takes the
+/// *later* event id and commits first, while the younger one still holds the earlier event
+/// id. The committed position stays below the earlier id until its transaction is over, and
+/// a stream then delivers both, in order.
+#[tokio::test]
+async fn a_younger_transaction_holding_an_earlier_id_holds_the_position() {
+    use sqlx::{Connection, Executor, PgConnection};
+    if !postgres_ready().await {
+        return;
+    }
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    let first = admin.create(new_ticket("cust-a")).await.expect("create");
+    let second = admin.create(new_ticket("cust-b")).await.expect("create");
+    let last_before = admin
+        .events(&second.id)
+        .await
+        .expect("events")
+        .last()
+        .expect("created")
+        .id;
+    let mut watcher = admin.clone();
+    let mut stream = watch(
+        &mut watcher,
+        pb::WatchTicketsRequest {
+            after_event_id: last_before,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    async fn begin_holding(url: &str, ticket_id: &str) -> PgConnection {
+        let mut conn = PgConnection::connect(url).await.expect("connect");
+        conn.execute("BEGIN").await.expect("begin");
+        sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+            .bind(ticket_id)
+            .execute(&mut conn)
+            .await
+            .expect("lock");
+        conn
+    }
+    async fn insert_event(conn: &mut PgConnection, ticket_id: &str) -> i64 {
+        sqlx::query_scalar(
+            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, \
+             queue, previous_queue, customer_id) SELECT id, 'UPDATE_FIELD', 'test', 0, version, \
+             '{}', queue, queue, customer_id FROM tickets WHERE id = $1 RETURNING id",
+        )
+        .bind(ticket_id)
+        .fetch_one(conn)
+        .await
+        .expect("event")
+    }
+    // Older transaction id, later event id.
+    let mut older = begin_holding(&server.database_url, &first.id).await;
+    let mut younger = begin_holding(&server.database_url, &second.id).await;
+    let earlier = insert_event(&mut younger, &second.id).await;
+    let later = insert_event(&mut older, &first.id).await;
+    assert!(later > earlier);
+    older.execute("COMMIT").await.expect("commit older");
+
+    // Twice: once to see the gap, once more to judge it.
+    for _ in 0..2 {
+        let position = server.app.store().committed_now().await.expect("position");
+        assert!(
+            position < earlier,
+            "the position {position} passed {earlier}, still uncommitted"
+        );
+    }
+    younger.execute("COMMIT").await.expect("commit younger");
+    let got = (
+        next_event(&mut stream).await.id,
+        next_event(&mut stream).await.id,
+    );
+    assert_eq!(got, (earlier, later), "both, in order");
+}

@@ -1,6 +1,6 @@
-//! Use cases. Each one authorises, validates, loads, applies the domain rule, stores the
-//! change with its events in one transaction and publishes. The only place rules are applied;
-//! gRPC (and later REST) are thin adapters over it.
+//! Use cases. Each one authorises, validates, loads, applies the domain rule and stores the
+//! change with its events in one transaction; live streams wake on the store's commits. The
+//! only place rules are applied; gRPC, grpc-web and REST are thin adapters over it.
 mod access;
 pub mod agents;
 pub mod ccr;

@@ -972,7 +972,7 @@ impl App {
             return Err(Error::invalid("after_event_id", "must not be negative"));
         }
         let last = if after_event_id == 0 {
-            *self.store.commits().borrow()
+            self.store.committed_now().await?
         } else {
             after_event_id
         };

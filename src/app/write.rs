@@ -4,6 +4,7 @@
 //! every store runs the same steps.
 use crate::clock::Time;
 use crate::domain::conversation::Message;
+use crate::domain::query::Agents;
 use crate::domain::routing::{self, AgentLoad};
 use crate::domain::timers::{self, ChatTimers};
 use crate::domain::{EventType, NewEvent, Ticket, TicketEvent, Transition, lifecycle};
@@ -120,7 +121,9 @@ pub async fn route(
     if !ticket.is_waiting() {
         return Ok(None);
     }
-    let loads = tx.agent_loads_for_update(None).await?;
+    let loads = tx
+        .agent_loads_for_update(Agents::Serving(&ticket.queue))
+        .await?;
     let Some(load) = routing::choose_agent(&ticket, &loads, preferred) else {
         return Ok(None);
     };
@@ -134,7 +137,11 @@ pub async fn route(
 pub async fn fill(tx: &mut dyn Tx, agent_id: &str, now: Time) -> Result<Vec<Routed>> {
     let mut routed = Vec::new();
     loop {
-        let Some(load) = tx.agent_loads_for_update(Some(agent_id)).await?.pop() else {
+        let Some(load) = tx
+            .agent_loads_for_update(Agents::One(agent_id))
+            .await?
+            .pop()
+        else {
             return Ok(routed);
         };
         if !load.has_room() || load.agent.queues.is_empty() {
@@ -171,7 +178,10 @@ pub async fn requeue(
 /// Whether the agent can take one more ticket itself: refused when it already holds its
 /// capacity (supervisors, admins and services assigning by hand may override it).
 pub async fn check_capacity(tx: &mut dyn Tx, agent_id: &str) -> Result<()> {
-    let load: Option<AgentLoad> = tx.agent_loads_for_update(Some(agent_id)).await?.pop();
+    let load: Option<AgentLoad> = tx
+        .agent_loads_for_update(Agents::One(agent_id))
+        .await?
+        .pop();
     let capacity = load
         .as_ref()
         .map_or(0, |l| i64::from(l.agent.max_concurrent));

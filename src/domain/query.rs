@@ -103,6 +103,16 @@ impl TicketOrder {
     }
 }
 
+/// The agents a routing decision reads and locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agents<'a> {
+    /// One agent (filling it, checking its capacity).
+    One(&'a str),
+    /// Every agent serving the queue (choosing who takes a ticket of it): routing in one
+    /// queue does not wait on routing in another.
+    Serving(&'a str),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueStats {
     pub waiting_count: i64,

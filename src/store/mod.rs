@@ -11,7 +11,7 @@ use crate::clock::Time;
 use crate::domain::ccr::Ccr;
 use crate::domain::conversation::{Attachment, Message, Room};
 use crate::domain::query::{
-    CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
+    Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter,
 };
 use crate::domain::routing::AgentLoad;
@@ -91,9 +91,9 @@ pub trait Tx: Send {
     async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()>;
     /// Records when the agent last got a ticket (routing's "longest idle").
     async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()>;
-    /// Every agent with its load (or the one named), held for the rest of the transaction.
-    /// Writes take rows ticket first, then agents (in id order), so none waits on another.
-    async fn agent_loads_for_update(&mut self, agent_id: Option<&str>) -> Result<Vec<AgentLoad>>;
+    /// The agents with their loads, by id, held for the rest of the transaction. Writes
+    /// take rows ticket first, then agents (in id order), so none waits on another.
+    async fn agent_loads_for_update(&mut self, agents: Agents<'_>) -> Result<Vec<AgentLoad>>;
     /// The waiting ticket of the agent's queues and languages with the highest priority,
     /// then the oldest; held for the rest of the transaction.
     async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>>;
@@ -284,6 +284,9 @@ pub trait Store:
     /// after commits of this process and, on PostgreSQL, of every other replica on the
     /// database; live streams wait on it.
     fn commits(&self) -> watch::Receiver<i64>;
+    /// The committed position brought up to date with everything committed before the call
+    /// (where a stream "from now on" starts).
+    async fn committed_now(&self) -> Result<i64>;
     /// Whether this process should run the periodic work (timers, routing reconciliation)
     /// now: one process at a time across the replicas on a database.
     async fn lead(&self) -> bool;

@@ -22,6 +22,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// Runs of a write the database aborted (serialization failure, deadlock) before giving up.
 const MAX_ATTEMPTS: u32 = 8;
+/// Runs of a write whose connection died under it: once more on a fresh connection, not
+/// eight times against a server that may be going down.
+const MAX_RUNS_AFTER_LOST_CONNECTION: u32 = 2;
 
 pub struct PgStore {
     pool: PgPool,
@@ -33,6 +36,9 @@ pub struct PgStore {
     stop: CancellationToken,
 }
 
+/// The longest the leader lock's check may take before the lock is given up.
+const LEADER_CHECK: Duration = Duration::from_secs(5);
+
 /// The session advisory lock the leading replica holds (advisory locks are per database).
 const LEADER_LOCK: i64 = 0x6361_7365_776f_726b; // "casework"
 
@@ -43,10 +49,10 @@ fn retryable(error: &sqlx::Error) -> bool {
         if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
 }
 
-/// The connection died before COMMIT was sent, so the server rolled the transaction back:
-/// running it again on another connection is safe (at COMMIT the outcome is unknown, so a
-/// lost COMMIT is never retried).
-fn lost_before_commit(error: &sqlx::Error) -> bool {
+/// The connection died. Before COMMIT the server rolled the transaction back, so running it
+/// again on another connection is safe; at COMMIT the outcome is unknown, so a lost COMMIT is
+/// never retried.
+fn connection_gone(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => super::connection_lost(db.code().as_deref()),
@@ -128,6 +134,15 @@ impl PgStore {
             let (error, retry) = match outcome {
                 Ok(value) => match tx.commit().await {
                     Ok(()) => return Ok(value),
+                    // The database may have committed before the connection went.
+                    Err(error) if connection_gone(&error) => {
+                        tracing::warn!(%error, "connection lost during COMMIT");
+                        return Err(Error::OutcomeUnknown(
+                            "the database connection was lost while the write committed; \
+                             read before retrying"
+                                .into(),
+                        ));
+                    }
                     Err(error) => {
                         let retry = retryable(&error);
                         (error.into(), retry)
@@ -139,7 +154,11 @@ impl PgStore {
                     (error, retry)
                 }
             };
-            if !retry || run >= MAX_ATTEMPTS {
+            let most = match error {
+                Error::Unavailable(_) => MAX_RUNS_AFTER_LOST_CONNECTION,
+                _ => MAX_ATTEMPTS,
+            };
+            if !retry || run >= most {
                 return Err(error);
             }
             tracing::debug!(%error, run, "write aborted by a conflict; running it again");
@@ -186,7 +205,7 @@ impl PgTx<'_> {
     fn check<T>(&mut self, result: std::result::Result<T, sqlx::Error>) -> Result<T> {
         result.map_err(|error| {
             self.failed = true;
-            if retryable(&error) || concurrent_duplicate(&error) || lost_before_commit(&error) {
+            if retryable(&error) || concurrent_duplicate(&error) || connection_gone(&error) {
                 self.retry = true;
             }
             on_constraint(error)
@@ -251,29 +270,55 @@ impl Store for PgStore {
         self.commits.subscribe()
     }
 
+    async fn committed_now(&self) -> Result<i64> {
+        self.commits.now().await
+    }
+
     /// Leads while it holds the database's leader lock, on a connection kept for it (the
     /// lock goes with the connection, so a replica that dies hands it on).
     async fn lead(&self) -> bool {
         let mut leader = self.leader.lock().await;
         if let Some(conn) = leader.as_mut() {
-            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+            let alive =
+                tokio::time::timeout(LEADER_CHECK, sqlx::query("SELECT 1").execute(&mut **conn));
+            if matches!(alive.await, Ok(Ok(_))) {
                 return true;
             }
-            *leader = None;
+            tracing::warn!("lost the leader lock's connection");
+            // Closed, never back to the pool: a session that may still hold the lock must
+            // not serve anything else.
+            if let Some(conn) = leader.take() {
+                drop(conn.detach());
+            }
         }
         let Ok(mut conn) = self.sessions.acquire().await else {
             return false;
         };
-        let locked = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        // The server notices a vanished leader (a host gone without closing its socket)
+        // within about 20 s, and frees the lock for another replica.
+        let locked = tokio::time::timeout(
+            LEADER_CHECK,
+            sqlx::query_as::<_, (String, String, String, bool)>(
+                "SELECT set_config('tcp_keepalives_idle', '10', false), \
+                 set_config('tcp_keepalives_interval', '3', false), \
+                 set_config('tcp_keepalives_count', '3', false), pg_try_advisory_lock($1)",
+            )
             .bind(LEADER_LOCK)
-            .fetch_one(&mut *conn)
-            .await;
-        if matches!(locked, Ok(true)) {
-            tracing::info!("this replica now runs the timers and routing reconciliation");
-            *leader = Some(conn);
-            return true;
+            .fetch_one(&mut *conn),
+        )
+        .await;
+        match locked {
+            Ok(Ok((_, _, _, true))) => {
+                tracing::info!("this replica now runs the timers and routing reconciliation");
+                *leader = Some(conn);
+                true
+            }
+            Ok(Ok(_)) => false,
+            _ => {
+                drop(conn.detach());
+                false
+            }
         }
-        false
     }
 
     async fn ping(&self) -> Result<()> {

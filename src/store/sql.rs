@@ -715,22 +715,36 @@ macro_rules! sql_tx {
 
                 async fn agent_loads_for_update(
                     &mut self,
-                    agent_id: Option<&str>,
+                    agents: $crate::domain::query::Agents<'_>,
                 ) -> Result<Vec<AgentLoad>> {
                     let only = |qb: &mut QueryBuilder<'_, $db>, column: &str| {
-                        if let Some(agent_id) = agent_id {
-                            qb.push(" AND ").push(column).push(" = ").push_bind(agent_id.to_string());
-                        }
+                        qb.push(" AND ").push(column);
+                        match agents {
+                            $crate::domain::query::Agents::One(id) => qb.push(" = ").push_bind(id.to_string()),
+                            $crate::domain::query::Agents::Serving(queue) => qb
+                                .push(" IN (SELECT agent_id FROM agent_queues WHERE queue_id = ")
+                                .push_bind(queue.to_string())
+                                .push(")"),
+                        };
                     };
+                    let mut locked: Option<Vec<String>> = None;
                     if !Self::LOCK.is_empty() {
                         // Lock the agents first, in id order (so concurrent routing cannot
                         // deadlock), then count their tickets in a statement that sees every
-                        // change committed before the locks were granted.
+                        // change committed before the locks were granted — for exactly the
+                        // agents locked (one that joined the queue meanwhile is not held).
                         let mut qb = QueryBuilder::<$db>::new("SELECT id FROM agents WHERE 1 = 1");
                         only(&mut qb, "id");
                         qb.push(" ORDER BY id").push(Self::LOCK);
-                        let locked = qb.build().fetch_all(&mut *self.conn).await;
-                        self.check(locked)?;
+                        let rows = qb.build().fetch_all(&mut *self.conn).await;
+                        let ids = self.check(rows)?
+                            .iter()
+                            .map(|row| row.text("id"))
+                            .collect::<Result<Vec<String>>>()?;
+                        if ids.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        locked = Some(ids);
                     }
                     let mut qb = QueryBuilder::<$db>::new(format!(
                         "SELECT {}, \
@@ -740,7 +754,17 @@ macro_rules! sql_tx {
                          FROM agents a LEFT JOIN agent_statuses s ON s.name = a.status WHERE 1 = 1",
                         agent_columns(super::JSON_ARRAY_AGG)
                     ));
-                    only(&mut qb, "a.id");
+                    match &locked {
+                        Some(ids) => {
+                            qb.push(" AND a.id IN (");
+                            let mut list = qb.separated(", ");
+                            for id in ids {
+                                list.push_bind(id.clone());
+                            }
+                            qb.push(")");
+                        }
+                        None => only(&mut qb, "a.id"),
+                    }
                     qb.push(" ORDER BY a.id");
                     let rows = qb.build().fetch_all(&mut *self.conn).await;
                     self.check(rows)?.iter().map(decode_load).collect()

@@ -296,6 +296,11 @@ impl Store for SqliteStore {
         self.commits.subscribe()
     }
 
+    /// Published by the writer before any caller hears of its commit: always up to date.
+    async fn committed_now(&self) -> Result<i64> {
+        Ok(*self.commits.borrow())
+    }
+
     /// One process per SQLite file: it always leads.
     async fn lead(&self) -> bool {
         true

@@ -30,6 +30,7 @@ impl From<Error> for Status {
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
+            Error::OutcomeUnknown(_) => Code::Unknown,
             Error::Internal(_) => Code::Internal,
         };
         let message = if code == Code::Internal {

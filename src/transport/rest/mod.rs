@@ -164,6 +164,7 @@ impl IntoResponse for Error {
             Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Error::ResourceExhausted(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::OutcomeUnknown(_) => StatusCode::BAD_GATEWAY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
