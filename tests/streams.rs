@@ -221,13 +221,40 @@ async fn a_stalled_watcher_delays_neither_writers_nor_other_watchers(backend: Ba
 }
 }
 
+/// A raw PostgreSQL transaction holding the ticket's row, as a write does before it takes
+/// event ids.
+async fn begin_holding(url: &str, ticket_id: &str) -> sqlx::PgConnection {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    conn.execute("BEGIN").await.expect("begin");
+    sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(ticket_id)
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    conn
+}
+
+/// An event of the ticket inserted in that transaction; its id.
+async fn insert_event(conn: &mut sqlx::PgConnection, ticket_id: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, queue, \
+         previous_queue, customer_id) SELECT id, 'UPDATE_FIELD', 'test', 0, version, '{}', \
+         queue, queue, customer_id FROM tickets WHERE id = $1 RETURNING id",
+    )
+    .bind(ticket_id)
+    .fetch_one(conn)
+    .await
+    .expect("event")
+}
+
 /// Two interleaved PostgreSQL transactions take event ids N and N+1 and commit N+1 first. A
 /// stream must not hand out N+1 before N (its client would resume after N+1 and never hear
 /// of N): it waits for N's transaction, then delivers both in order; a stream resumed between
 /// the two commits misses nothing either.
 #[tokio::test]
 async fn an_event_committed_after_a_later_one_is_not_skipped() {
-    use sqlx::{Connection, Executor};
+    use sqlx::Executor;
     if !postgres_ready().await {
         return;
     }
@@ -251,24 +278,8 @@ async fn an_event_committed_after_a_later_one_is_not_skipped() {
     .await;
 
     // Transaction 1 locks its ticket and takes an event id, and stays open.
-    let mut slow = sqlx::PgConnection::connect(&server.database_url)
-        .await
-        .expect("connect");
-    slow.execute("BEGIN").await.expect("begin");
-    sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
-        .bind(&held.id)
-        .execute(&mut slow)
-        .await
-        .expect("lock");
-    let early: i64 = sqlx::query_scalar(
-        "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, queue, \
-         previous_queue, customer_id) SELECT id, 'UPDATE_FIELD', 'test', 0, version, '{}', \
-         queue, queue, customer_id FROM tickets WHERE id = $1 RETURNING id",
-    )
-    .bind(&held.id)
-    .fetch_one(&mut slow)
-    .await
-    .expect("event");
+    let mut slow = begin_holding(&server.database_url, &held.id).await;
+    let early = insert_event(&mut slow, &held.id).await;
 
     // Transaction 2 (a real call) takes a later id and commits first.
     admin.assign(&other.id, AGENT).await.expect("assign");
@@ -308,7 +319,7 @@ async fn an_event_committed_after_a_later_one_is_not_skipped() {
 /// a stream then delivers both, in order.
 #[tokio::test]
 async fn a_younger_transaction_holding_an_earlier_id_holds_the_position() {
-    use sqlx::{Connection, Executor, PgConnection};
+    use sqlx::Executor;
     if !postgres_ready().await {
         return;
     }
@@ -333,27 +344,6 @@ async fn a_younger_transaction_holding_an_earlier_id_holds_the_position() {
     )
     .await;
 
-    async fn begin_holding(url: &str, ticket_id: &str) -> PgConnection {
-        let mut conn = PgConnection::connect(url).await.expect("connect");
-        conn.execute("BEGIN").await.expect("begin");
-        sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
-            .bind(ticket_id)
-            .execute(&mut conn)
-            .await
-            .expect("lock");
-        conn
-    }
-    async fn insert_event(conn: &mut PgConnection, ticket_id: &str) -> i64 {
-        sqlx::query_scalar(
-            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, \
-             queue, previous_queue, customer_id) SELECT id, 'UPDATE_FIELD', 'test', 0, version, \
-             '{}', queue, queue, customer_id FROM tickets WHERE id = $1 RETURNING id",
-        )
-        .bind(ticket_id)
-        .fetch_one(conn)
-        .await
-        .expect("event")
-    }
     // Older transaction id, later event id.
     let mut older = begin_holding(&server.database_url, &first.id).await;
     let mut younger = begin_holding(&server.database_url, &second.id).await;
@@ -376,4 +366,46 @@ async fn a_younger_transaction_holding_an_earlier_id_holds_the_position() {
         next_event(&mut stream).await.id,
     );
     assert_eq!(got, (earlier, later), "both, in order");
+}
+
+/// A gap in the event log (a transaction holding an event id, open) holds event streams, but
+/// not a room: its messages commit in order under the ticket's lock and reach the watcher at
+/// once.
+#[tokio::test]
+async fn a_gap_in_the_event_log_does_not_hold_a_room() {
+    use casework::pb::conversation_service_client::ConversationServiceClient;
+    use sqlx::Executor;
+    if !postgres_ready().await {
+        return;
+    }
+    let server = TestServer::start_on(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    let chat = admin.create(new_ticket("cust-room")).await.expect("create");
+    let other = admin.create(new_ticket("cust-gap")).await.expect("create");
+    let room_id = chat.metadata.expect("metadata").room_id;
+    let mut rooms = ConversationServiceClient::new(server.channel().await);
+    let request = admin.req(pb::WatchRoomRequest {
+        room_id: room_id.clone(),
+        after_message_id: String::new(),
+    });
+    let mut stream = rooms.watch_room(request).await.expect("watch").into_inner();
+
+    let mut open = begin_holding(&server.database_url, &other.id).await;
+    insert_event(&mut open, &other.id).await;
+    let request = admin.req(pb::SendMessageRequest {
+        room_id,
+        body: "still there?".into(),
+        ..Default::default()
+    });
+    rooms.send_message(request).await.expect("send");
+    // Bounded so that a regression fails instead of hanging; it does not time anything.
+    let message = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+        .await
+        .expect("the room waited on the event log's gap")
+        .expect("item")
+        .expect("ok")
+        .message
+        .expect("message");
+    assert_eq!(message.body, "still there?");
+    open.execute("ROLLBACK").await.expect("rollback");
 }

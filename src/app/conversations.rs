@@ -416,8 +416,8 @@ impl App {
         let include_internal = sees_internal(&access);
         let app = self.clone();
         // Messages of a room are added under its ticket's lock, so their sequence numbers
-        // commit in order: the room needs no committed position of its own.
-        Ok(self.follow(last, move |after, _upto| {
+        // commit in order: the room needs no committed position, only word of commits.
+        Ok(self.follow(self.store.activity(), last, move |after, _| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
             let access = access.clone();
             async move {

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -98,25 +98,30 @@ impl App {
     }
 
     /// A live stream over an ordered log: `fetch(after, upto)` reads items after a position,
-    /// each with its own position, given the event log's committed position `upto`. Reads the
+    /// each with its own position, given the value of `wake` (the event log's committed
+    /// position for event streams). Reads the
     /// store, so a slow client only delays itself and a reconnecting one misses nothing; waits
     /// for commits when caught up; ends when the client leaves, the server shuts down or
     /// `stream_max_lifetime` passes.
-    pub(crate) fn follow<T, F, Fut>(&self, mut last: i64, fetch: F) -> ReceiverStream<Result<T>>
+    pub(crate) fn follow<T, F, Fut>(
+        &self,
+        mut wake: watch::Receiver<i64>,
+        mut last: i64,
+        fetch: F,
+    ) -> ReceiverStream<Result<T>>
     where
         T: Send + 'static,
         F: Fn(i64, i64) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Scanned<T>>> + Send,
     {
         let (tx, rx) = mpsc::channel(self.config.stream_buffer);
-        let mut commits = self.store.commits();
         let shutdown = self.shutdown.clone();
         let lifetime = self.config.stream_max_lifetime;
         tokio::spawn(async move {
             let ended = tokio::time::sleep(lifetime);
             tokio::pin!(ended);
             loop {
-                let upto = *commits.borrow_and_update();
+                let upto = *wake.borrow_and_update();
                 let scanned = match fetch(last, upto).await {
                     Ok(scanned) => scanned,
                     Err(error) => {
@@ -136,7 +141,7 @@ impl App {
                 last = last.max(scanned.reached);
                 if caught_up {
                     tokio::select! {
-                        changed = commits.changed() => if changed.is_err() { return },
+                        changed = wake.changed() => if changed.is_err() { return },
                         _ = tx.closed() => return,
                         _ = shutdown.cancelled() => return,
                         _ = &mut ended => return,

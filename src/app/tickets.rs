@@ -977,7 +977,7 @@ impl App {
             after_event_id
         };
         let app = self.clone();
-        Ok(self.follow(last, move |after, upto| {
+        Ok(self.follow(self.store.commits(), last, move |after, upto| {
             let (app, watch, events, visible) =
                 (app.clone(), watch.clone(), events.clone(), visible.clone());
             async move {

@@ -284,6 +284,10 @@ pub trait Store:
     /// after commits of this process and, on PostgreSQL, of every other replica on the
     /// database; live streams wait on it.
     fn commits(&self) -> watch::Receiver<i64>;
+    /// Changes after every commit this process sees (its own, other replicas' announced
+    /// ones), whether or not the committed position moved: what streams over logs that need
+    /// no position (a room's messages) wait on, so a gap in the event log does not hold them.
+    fn activity(&self) -> watch::Receiver<i64>;
     /// The committed position brought up to date with everything committed before the call
     /// (where a stream "from now on" starts).
     async fn committed_now(&self) -> Result<i64>;

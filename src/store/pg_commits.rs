@@ -40,6 +40,9 @@ const START_WAIT: Duration = Duration::from_secs(60);
 /// The committed position and how to move it.
 pub(super) struct Commits {
     position: watch::Sender<i64>,
+    /// Counts commits seen (this process's, other replicas' announced ones), whether or
+    /// not the position moved.
+    activity: watch::Sender<i64>,
     tracker: Mutex<Tracker>,
     pool: PgPool,
     /// Commits of this process.
@@ -59,6 +62,7 @@ impl Commits {
         let tracker = Tracker::start(&pool).await?;
         let commits = Arc::new(Commits {
             position: watch::Sender::new(tracker.safe),
+            activity: watch::Sender::new(0),
             tracker: Mutex::new(tracker),
             pool,
             local: Notify::new(),
@@ -95,6 +99,10 @@ impl Commits {
 
     pub(super) fn subscribe(&self) -> watch::Receiver<i64> {
         self.position.subscribe()
+    }
+
+    pub(super) fn activity(&self) -> watch::Receiver<i64> {
+        self.activity.subscribe()
     }
 
     /// This process committed a write.
@@ -136,12 +144,15 @@ async fn follow(me: String, commits: Arc<Commits>, stop: CancellationToken) {
     let mut again = POLL;
     let mut recheck = GAP_RECHECK;
     loop {
-        let announce = tokio::select! {
-            _ = commits.local.notified() => true,
-            _ = commits.remote.notified() => false,
-            _ = tokio::time::sleep(again) => false,
+        let (announce, committed) = tokio::select! {
+            _ = commits.local.notified() => (true, true),
+            _ = commits.remote.notified() => (false, true),
+            _ = tokio::time::sleep(again) => (false, false),
             _ = stop.cancelled() => return,
         };
+        if committed {
+            commits.activity.send_modify(|count| *count += 1);
+        }
         again = match commits.advance().await {
             Ok((_, step)) if step.settled => {
                 recheck = GAP_RECHECK;

@@ -270,6 +270,10 @@ impl Store for PgStore {
         self.commits.subscribe()
     }
 
+    fn activity(&self) -> watch::Receiver<i64> {
+        self.commits.activity()
+    }
+
     async fn committed_now(&self) -> Result<i64> {
         self.commits.now().await
     }

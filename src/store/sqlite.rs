@@ -296,6 +296,11 @@ impl Store for SqliteStore {
         self.commits.subscribe()
     }
 
+    /// One writer, no gaps: the position moves with every commit that wrote events.
+    fn activity(&self) -> watch::Receiver<i64> {
+        self.commits.subscribe()
+    }
+
     /// Published by the writer before any caller hears of its commit: always up to date.
     async fn committed_now(&self) -> Result<i64> {
         Ok(*self.commits.borrow())
