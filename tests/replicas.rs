@@ -426,6 +426,17 @@ impl Api {
         }
     }
 
+    async fn watch_mine(&self) -> tonic::Streaming<pb::WatchMyTicketsResponse> {
+        let mut client = self.agents.clone();
+        bounded(async move {
+            client
+                .watch_my_tickets(self.req(pb::WatchMyTicketsRequest::default()))
+                .await
+        })
+        .await
+        .expect("watch mine")
+    }
+
     async fn watch(
         &self,
         request: pb::WatchTicketsRequest,
@@ -480,6 +491,20 @@ where
     }
 }
 
+/// `next_event` for WatchMyTickets.
+async fn next_mine<S>(stream: &mut S, deadline: Instant) -> Option<pb::TicketEvent>
+where
+    S: tokio_stream::Stream<Item = Result<pb::WatchMyTicketsResponse, Status>> + Unpin,
+{
+    use tokio_stream::StreamExt;
+    match tokio::time::timeout_at(deadline, stream.next()).await {
+        Err(_) => None,
+        Ok(None) => panic!("the stream ended"),
+        Ok(Some(Err(status))) => panic!("the stream failed: {status:?}"),
+        Ok(Some(Ok(item))) => Some(item.event.expect("event")),
+    }
+}
+
 /// Everything that can be said about a ticket's life through its audit trail: created, a
 /// customer message, assigned, answered, held, resumed, reassigned, closed.
 async fn full_life(api: &Api, label: &str) -> Result<String, Status> {
@@ -515,6 +540,9 @@ async fn stream_across_replicas() {
     // The watcher is on A; nothing is ever written through A, so only B's commits can wake it.
     let watcher = Api::connect(&a, ADMIN, Role::Admin).await;
     let mut stream = watcher.watch(pb::WatchTicketsRequest::default()).await;
+    // And the agent every ticket passes through, on its own stream on A.
+    let agent = Api::connect(&a, AGENT, Role::Agent).await;
+    let mut mine = agent.watch_mine().await;
 
     // Four writers on B, five tickets each, concurrently: commits interleave, and event ids
     // need not commit in id order.
@@ -599,6 +627,52 @@ async fn stream_across_replicas() {
     assert_eq!(
         received, expected,
         "A streamed exactly the events the store holds, in order"
+    );
+
+    // WatchMyTickets of the agent on A: from its assignment to its reassignment (ASSIGNED,
+    // its answer, HELD, RESUMED, REASSIGNED) of every ticket, in order, once each.
+    let mut expected_mine: Vec<pb::TicketEvent> = Vec::new();
+    for id in &ticket_ids {
+        let life: Vec<&pb::TicketEvent> = expected
+            .iter()
+            .filter(|event| &event.ticket_id == id)
+            .collect();
+        expected_mine.extend(life[2..7].iter().map(|event| (*event).clone()));
+    }
+    expected_mine.sort_by_key(|event| event.id);
+    let deadline = Instant::now() + CROSS_REPLICA_DEADLINE;
+    let mut received_mine = Vec::new();
+    while received_mine.len() < expected_mine.len() {
+        match next_mine(&mut mine, deadline).await {
+            Some(event) => received_mine.push(event),
+            None => panic!(
+                "WatchMyTickets on A got {} of {} events",
+                received_mine.len(),
+                expected_mine.len()
+            ),
+        }
+    }
+    for id in &ticket_ids {
+        let kinds: Vec<E> = received_mine
+            .iter()
+            .filter(|event| &event.ticket_id == id)
+            .map(kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                E::Assigned,
+                E::MessageAdded,
+                E::Held,
+                E::Resumed,
+                E::Reassigned
+            ],
+            "ticket {id}: its turn with the agent"
+        );
+    }
+    assert_eq!(
+        received_mine, expected_mine,
+        "WatchMyTickets on A: the agent's events written through B, in order, once each"
     );
 
     // Nothing more comes before the next write: no event is sent twice.
