@@ -20,7 +20,7 @@ impl App {
             Principal::Service { .. } => (Role::Service, Scope::All),
             Principal::Customer { id, .. } => (Role::Customer, Scope::Customer(id.clone())),
             Principal::Agent { id, role, via } => {
-                let agent = self.store.get_agent(id).await?;
+                let agent = self.agent(id).await?;
                 // The stored agent's current role decides on every call, so a demotion takes
                 // effect at once; an agent without a record keeps its token's role (and,
                 // with no queues, sees nothing but what is assigned to it).

@@ -5,6 +5,7 @@ mod access;
 pub mod agents;
 pub mod ccr;
 pub mod conversations;
+mod memo;
 pub mod paging;
 mod routing;
 pub mod tickets;
@@ -71,6 +72,10 @@ pub struct App {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: AppConfig,
+    /// Agents, queues and departments as committed, read on nearly every call.
+    agents: Arc<memo::Memo<crate::domain::Agent>>,
+    queues: Arc<memo::Memo<crate::domain::Queue>>,
+    departments: Arc<memo::Memo<crate::domain::EscalationDepartment>>,
     shutdown: CancellationToken,
 }
 
@@ -81,6 +86,9 @@ impl App {
         config: AppConfig,
     ) -> Result<Self> {
         Ok(App {
+            agents: Arc::new(memo::Memo::new(store.reference_changed())),
+            queues: Arc::new(memo::Memo::new(store.reference_changed())),
+            departments: Arc::new(memo::Memo::new(store.reference_changed())),
             store,
             clock,
             config,
@@ -90,6 +98,21 @@ impl App {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The agent's record as committed (from memory while unchanged).
+    pub(crate) async fn agent(&self, id: &str) -> Result<Option<crate::domain::Agent>> {
+        self.agents.get(id, self.store.get_agent(id)).await
+    }
+
+    /// The escalation department as committed (from memory while unchanged).
+    pub(crate) async fn department(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::domain::EscalationDepartment>> {
+        self.departments
+            .get(id, self.store.get_department(id))
+            .await
     }
 
     /// Ends every live stream (graceful shutdown).

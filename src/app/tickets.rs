@@ -249,15 +249,15 @@ impl App {
     }
 
     async fn check_agent(&self, field: &str, agent_id: &str) -> Result<()> {
-        if self.store.get_agent(agent_id).await?.is_none() {
+        if self.agent(agent_id).await?.is_none() {
             return Err(Error::invalid(field, format!("unknown agent {agent_id}")));
         }
         Ok(())
     }
 
     pub(crate) async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
-        self.store
-            .get_queue(queue_id)
+        self.queues
+            .get(queue_id, self.store.get_queue(queue_id))
             .await?
             .ok_or_else(|| Error::invalid(field, format!("unknown queue {queue_id}")))
     }
@@ -467,7 +467,7 @@ impl App {
     /// Start-up check: the configured default escalation department exists.
     pub async fn check_default_escalation_department(&self) -> Result<()> {
         match &self.config.default_escalation_department {
-            Some(department) if self.store.get_department(department).await?.is_none() => {
+            Some(department) if self.department(department).await?.is_none() => {
                 Err(Error::invalid(
                     "default_escalation_department",
                     format!("unknown escalation department {department}"),
@@ -685,8 +685,7 @@ impl App {
                 to_agent,
                 ..
             } => {
-                if !department.is_empty() && self.store.get_department(department).await?.is_none()
-                {
+                if !department.is_empty() && self.department(department).await?.is_none() {
                     return Err(Error::invalid(
                         "department",
                         format!("unknown escalation department {department}"),

@@ -87,11 +87,10 @@ where
         }
     }
     if let Some(tag) = &filter.tag {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ",
-        )
-        .push_bind(tag.clone())
-        .push(")");
+        // Driven from the tag's rows (ticket_tags' key), not by testing every ticket.
+        qb.push(" AND t.id IN (SELECT tt.ticket_id FROM ticket_tags tt WHERE tt.tag = ")
+            .push_bind(tag.clone())
+            .push(")");
     }
     if let Some(min_priority) = filter.min_priority {
         qb.push(" AND t.priority >= ")
@@ -110,8 +109,11 @@ where
             qb.push(clause).push_bind(to_micros(time));
         }
     }
+    // `IS NOT NULL` bounds the range on both sides, so SQLite's planner (which cannot see a
+    // bound value's selectivity) takes it for the few rows it is rather than walk the page
+    // order's index.
     if filter.overdue {
-        qb.push(" AND t.status <> 'CLOSED' AND t.due_at < ")
+        qb.push(" AND t.status <> 'CLOSED' AND t.due_at IS NOT NULL AND t.due_at < ")
             .push_bind(to_micros(now));
     }
     if filter.due_today {

@@ -153,6 +153,9 @@ impl dyn Store {
 pub trait TicketStore: Send + Sync {
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>>;
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>>;
+    /// The database's plan for `list_tickets(query)`, one line per step (which indexes a
+    /// list uses; checked by the tests).
+    async fn list_plan(&self, query: &TicketQuery) -> Result<Vec<String>>;
     async fn count_tickets(&self, filter: &TicketFilter, scope: &Scope, now: Time) -> Result<i64>;
     async fn queue_stats(&self, queue_id: &str, ticket_id: Option<&str>) -> Result<QueueStats>;
 }
@@ -288,6 +291,11 @@ pub trait Store:
     /// ones), whether or not the committed position moved: what streams over logs that need
     /// no position (a room's messages) wait on, so a gap in the event log does not hold them.
     fn activity(&self) -> watch::Receiver<i64>;
+    /// Changes after every committed change to agents or reference data (queues,
+    /// departments): what the application's in-memory copies are dropped on. On PostgreSQL
+    /// it also changes on other replicas' changes, and whenever their announcements may have
+    /// been missed.
+    fn reference_changed(&self) -> watch::Receiver<u64>;
     /// The committed position brought up to date with everything committed before the call
     /// (where a stream "from now on" starts).
     async fn committed_now(&self) -> Result<i64>;

@@ -28,6 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The notification channel every replica listens on.
 const CHANNEL: &str = "casework_commits";
+/// The channel announcing changes to agents and reference data (sent in the changing transaction, so
+/// it is delivered with its commit).
+const REFERENCE_CHANNEL: &str = "casework_reference";
+pub(super) const ANNOUNCE_REFERENCE: &str = "SELECT pg_notify('casework_reference', '')";
 /// How often the position is recomputed when nothing announces commits.
 const POLL: Duration = Duration::from_secs(1);
 /// How soon a gap is looked at again.
@@ -49,6 +53,9 @@ pub(super) struct Commits {
     local: Notify,
     /// Commits announced by other replicas.
     remote: Notify,
+    /// Counts changes to agents and reference data (this process's and announced ones), and
+    /// moves whenever announcements may have been lost.
+    reference: watch::Sender<u64>,
 }
 
 impl Commits {
@@ -67,11 +74,12 @@ impl Commits {
             pool,
             local: Notify::new(),
             remote: Notify::new(),
+            reference: watch::Sender::new(0),
         });
         let me = uuid::Uuid::new_v4().to_string();
         let mut listener = PgListener::connect_with(sessions).await?;
         listener.ignore_pool_close_event(true);
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, REFERENCE_CHANNEL]).await?;
         tokio::spawn(listen(listener, me.clone(), commits.clone(), stop.clone()));
         tokio::spawn(follow(me, commits.clone(), stop));
         Ok(commits)
@@ -105,6 +113,14 @@ impl Commits {
         self.activity.subscribe()
     }
 
+    pub(super) fn reference_changed(&self) -> watch::Receiver<u64> {
+        self.reference.subscribe()
+    }
+
+    pub(super) fn reference_written(&self) {
+        self.reference.send_modify(|count| *count += 1);
+    }
+
     /// This process committed a write.
     pub(super) fn committed(&self) {
         self.local.notify_one();
@@ -125,10 +141,19 @@ async fn listen(
             _ = stop.cancelled() => return,
         };
         match received {
+            Ok(Some(notification)) if notification.channel() == REFERENCE_CHANNEL => {
+                commits.reference_written()
+            }
             Ok(Some(notification)) if notification.payload() == me => {}
-            Ok(_) => commits.remote.notify_one(),
+            Ok(Some(_)) => commits.remote.notify_one(),
+            // Reconnecting: what was announced meanwhile is lost.
+            Ok(None) => {
+                commits.reference_written();
+                commits.remote.notify_one();
+            }
             Err(error) => {
                 tracing::warn!(%error, "commit notifications lost; polling until they return");
+                commits.reference_written();
                 commits.remote.notify_one();
                 tokio::select! {
                     _ = tokio::time::sleep(POLL) => {}

@@ -115,6 +115,15 @@ impl PgStore {
         })
     }
 
+    /// Tells every replica, with the change's commit, that agents or reference data changed.
+    const ANNOUNCE_REFERENCE: Option<&'static str> = Some(super::pg_commits::ANNOUNCE_REFERENCE);
+
+    /// Agents or reference data changed: this process hears at once, the others by
+    /// notification.
+    fn reference_written(&self) {
+        self.commits.reference_written();
+    }
+
     /// The pool reads use.
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -183,6 +192,9 @@ impl PgStore {
 
 /// Gathers a column into a JSON array (`NULL` over no rows; the query says `'[]'` then).
 const JSON_ARRAY_AGG: &str = "jsonb_agg";
+/// How a query's plan is asked for, and the column it comes back in.
+const EXPLAIN: &str = "EXPLAIN ";
+const EXPLAIN_COLUMN: &str = "QUERY PLAN";
 
 /// The transaction primitives inside one PostgreSQL transaction; `retry` notes an error
 /// that running the write again may fix, `failed` any database error at all (after one,
@@ -272,6 +284,10 @@ impl Store for PgStore {
 
     fn activity(&self) -> watch::Receiver<i64> {
         self.commits.activity()
+    }
+
+    fn reference_changed(&self) -> watch::Receiver<u64> {
+        self.commits.reference_changed()
     }
 
     async fn committed_now(&self) -> Result<i64> {

@@ -929,6 +929,35 @@ macro_rules! sql_store {
                     .await
             }
 
+            /// [`write_one`] for agents and reference data: the change is announced (with
+            /// its commit, to other replicas) so in-memory copies are read again.
+            pub(super) async fn write_reference<V>(
+                store: &$store,
+                values: V,
+                write: for<'c> fn(
+                    &'c mut <$db as sqlx::Database>::Connection,
+                    V,
+                ) -> futures_util::future::BoxFuture<'c, Result<()>>,
+            ) -> Result<()>
+            where
+                V: Clone + Send + Sync + 'static,
+            {
+                store
+                    .write(move |conn| {
+                        let values = values.clone();
+                        Box::pin(async move {
+                            write(&mut *conn, values).await?;
+                            if let Some(announce) = $store::ANNOUNCE_REFERENCE {
+                                sqlx::query(announce).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .await?;
+                store.reference_written();
+                Ok(())
+            }
+
             fn queue_upsert(queue: &Queue) -> Statement<'_> {
                 sqlx::query(
                     "INSERT INTO queues (id, name, language, default_sla_seconds) \
@@ -949,6 +978,19 @@ macro_rules! sql_store {
                 )
                 .bind(&department.id)
                 .bind(&department.label)
+            }
+
+            /// The query of a page of tickets, after `prefix` (e.g. an `EXPLAIN`).
+            fn list_query<'q>(query: &'q TicketQuery, prefix: &str) -> QueryBuilder<'q, $db> {
+                let mut qb = QueryBuilder::<$db>::new(format!(
+                    "{prefix}SELECT t.doc, {UNREAD} AS unread FROM tickets t WHERE 1 = 1"
+                ));
+                push_filter(&mut qb, &query.filter, query.now);
+                push_scope(&mut qb, &query.scope);
+                push_order(&mut qb, query.order, query.after);
+                qb.push(" LIMIT ").push_bind(query.limit);
+                qb.push(" OFFSET ").push_bind(query.offset);
+                qb
             }
 
             /// The agent's row; its lists are written by [`agent_lists_replace`].
@@ -1028,16 +1070,21 @@ macro_rules! sql_store {
                 }
 
                 async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
-                    let mut qb = QueryBuilder::<$db>::new(format!(
-                        "SELECT t.doc, {UNREAD} AS unread FROM tickets t WHERE 1 = 1"
-                    ));
-                    push_filter(&mut qb, &query.filter, query.now);
-                    push_scope(&mut qb, &query.scope);
-                    push_order(&mut qb, query.order, query.after);
-                    qb.push(" LIMIT ").push_bind(query.limit);
-                    qb.push(" OFFSET ").push_bind(query.offset);
-                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    let rows = list_query(query, "")
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
                     rows.iter().map(decode_ticket_row).collect()
+                }
+
+                async fn list_plan(&self, query: &TicketQuery) -> Result<Vec<String>> {
+                    let rows = list_query(query, super::EXPLAIN)
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter()
+                        .map(|row| Ok(sqlx::Row::try_get::<String, _>(row, super::EXPLAIN_COLUMN)?))
+                        .collect()
                 }
 
                 async fn count_tickets(
@@ -1162,7 +1209,13 @@ macro_rules! sql_store {
                 }
 
                 async fn upsert_queue(&self, queue: &Queue) -> Result<()> {
-                    write_one(self, queue.clone(), queue_upsert).await
+                    write_reference(self, queue.clone(), |conn, queue| {
+                        Box::pin(async move {
+                            queue_upsert(&queue).execute(conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
                 }
 
                 async fn list_departments(&self) -> Result<Vec<EscalationDepartment>> {
@@ -1185,7 +1238,13 @@ macro_rules! sql_store {
                 }
 
                 async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()> {
-                    write_one(self, department.clone(), department_upsert).await
+                    write_reference(self, department.clone(), |conn, department| {
+                        Box::pin(async move {
+                            department_upsert(&department).execute(conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
                 }
 
                 async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>> {
@@ -1285,9 +1344,7 @@ macro_rules! sql_store {
                 }
 
                 async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-                    let agent = agent.clone();
-                    self.write(move |conn| {
-                        let agent = agent.clone();
+                    write_reference(self, agent.clone(), |conn, agent| {
                         Box::pin(async move {
                             agent_upsert(&agent).execute(&mut *conn).await?;
                             agent_lists_replace(conn, &agent).await

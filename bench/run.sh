@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The benchmark behind BENCHMARKS.md, on one store, in one run: the baselines (the health
+# RPC on the same server; the raw store loop in process) and every workload, with the server
+# pinned to core 0 and the load generator to core 1. Prints one JSON line per measurement and
+# keeps them in bench/results/<store>.jsonl.
+#
+#   bench/run.sh sqlite            # embedded SQLite file (the default store)
+#   bench/run.sh postgres          # a fresh database on the local PostgreSQL server
+#
+# Settings (environment): SECONDS_PER_RUN (10), CONCURRENCY (64), TICKETS (10000),
+# WATCHERS (1000), PG_URL (postgres://postgres@127.0.0.1:5432), CASEWORK_BIN (the server
+# binary; default: this checkout's release build), OUT (bench/results/<store>.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+store=${1:-sqlite}
+seconds=${SECONDS_PER_RUN:-10}
+concurrency=${CONCURRENCY:-64}
+tickets=${TICKETS:-10000}
+watchers=${WATCHERS:-1000}
+pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+server_core=0
+load_core=1
+
+cargo build --release --bins
+casework=${CASEWORK_BIN:-$root/target/release/casework}
+bench="$root/target/release/casework-bench"
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p bench/results
+out=${OUT:-bench/results/$store.jsonl}
+: >"$out"
+
+fresh_database() {
+  case "$store" in
+    sqlite) echo "sqlite://$work/$1.db" ;;
+    postgres)
+      local name="casework_bench_$1"
+      psql "$pg_url/postgres" -q -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+      echo "$pg_url/$name"
+      ;;
+    *) echo "unknown store $store (sqlite or postgres)" >&2; exit 2 ;;
+  esac
+}
+
+note() { # tags the JSON line with the store and the tickets stored
+  jq -c --arg store "$store" --argjson stored "$2" '. + {store: $store, tickets_stored: $stored}' <<<"$1" |
+    tee -a "$out"
+}
+
+# The raw store baselines, on the server's core.
+url=$(fresh_database raw_tx)
+note "$(taskset -c $server_core "$bench" store --database-url "$url" --batch 1 \
+  --concurrency "$concurrency" --seconds "$seconds")" 0
+url=$(fresh_database raw_group)
+note "$(taskset -c $server_core "$bench" store --database-url "$url" --batch 128 \
+  --concurrency "$concurrency" --seconds "$seconds")" 0
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=$(fresh_database server)
+taskset -c $server_core "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
+  --jwt-secret bench-secret-0123456789 --log warn >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 150); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+export CASEWORK_BENCH_TOKEN
+CASEWORK_BENCH_TOKEN=$("$casework" token --sub admin@example.com --role admin \
+  --jwt-secret bench-secret-0123456789 --database-url "$url")
+target=(--addr "http://127.0.0.1:$port")
+load() { taskset -c $load_core "$bench" load "${target[@]}" "$@"; }
+
+taskset -c $load_core "$bench" seed "${target[@]}" --tickets "$tickets"
+for workload in health get list rest-get; do
+  note "$(load --workload $workload --concurrency "$concurrency" --seconds "$seconds")" "$tickets"
+done
+created=$(load --workload create --concurrency "$concurrency" --seconds "$seconds")
+note "$created" "$tickets"
+# Open loop at half the peak: the latency a steady load sees.
+half=$(jq '.per_second / 2 | floor' <<<"$created")
+note "$(load --workload create --rate "$half" --concurrency 1024 --seconds "$seconds")" "$tickets"
+note "$(load --workload message --concurrency "$concurrency" --seconds "$seconds")" "$tickets"
+note "$(taskset -c $load_core "$bench" fanout "${target[@]}" --watchers "$watchers" \
+  --rate 50 --seconds "$seconds")" "$tickets"
+ps -o rss= -p "$server_pid" | awk '{ printf "{\"server_rss_mib\": %.1f}\n", $1 / 1024 }' | tee -a "$out"
