@@ -531,11 +531,11 @@ async fn customer_identities_filter_through_their_table(backend: Backend) {
         .write(move |tx| {
             let first_id = first_id.clone();
             Box::pin(async move {
-                let mut ticket = tx.ticket_for_update(&first_id).await?.expect("ticket");
-                let previous = ticket.version;
+                let original = tx.ticket_for_update(&first_id).await?.expect("ticket");
+                let mut ticket = original.clone();
                 ticket.version += 1;
                 ticket.customer.identities = vec![identity("email", "c@example.com")];
-                assert!(tx.save_ticket(&ticket, previous).await?.is_some());
+                assert!(tx.save_ticket(&ticket, &original).await?.is_some());
                 Ok(())
             })
         })

@@ -235,8 +235,7 @@ impl App {
         let sender_name = match (non_empty(&new.sender_name), sender_type) {
             (Some(name), _) => name,
             (None, SenderType::Agent) => self
-                .store
-                .get_agent(&sender_id)
+                .agent(&sender_id)
                 .await?
                 .map(|a| a.name)
                 .unwrap_or_default(),

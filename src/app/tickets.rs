@@ -5,7 +5,7 @@ use super::conversations::server_message;
 use super::validate::{
     self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
-use super::write::{self, Created, MessageAdded};
+use super::write::{self, Created};
 use super::{App, paging};
 use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
@@ -370,11 +370,11 @@ impl App {
                     // The initial message and routing in the same transaction: a new ticket
                     // never lacks its first message nor waits while a fitting agent has room,
                     // and costs one commit.
-                    let Created::New(ticket, mut events) = created else {
+                    let Created::New(mut ticket, mut events) = created else {
                         return Ok(created);
                     };
                     if let Some(body) = initial_message {
-                        let customer = &ticket.customer;
+                        let customer = ticket.customer.clone();
                         let message = server_message(
                             &ticket,
                             (SenderType::Customer, &customer.id, &customer.name),
@@ -382,11 +382,11 @@ impl App {
                             body,
                             ticket.created_at,
                         );
-                        if let MessageAdded::New(_, event) =
-                            write::add_message(tx, message, &customer.id, &chat_timers).await?
-                        {
-                            events.push(event);
-                        }
+                        let (now, _, event) =
+                            write::append_message(tx, ticket, message, &customer.id, &chat_timers)
+                                .await?;
+                        ticket = now;
+                        events.push(event);
                     }
                     let now = ticket.created_at;
                     Ok(match write::route(tx, ticket.clone(), None, now).await? {
@@ -620,7 +620,7 @@ impl App {
             if expected_version > 0 && ticket.version != expected_version {
                 return Err(version_mismatch(&ticket, expected_version));
             }
-            let previous = ticket.version;
+            let original = ticket.clone();
             let holder = ticket.assignee.clone();
             let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
             if events.is_empty() {
@@ -628,11 +628,16 @@ impl App {
                 return Ok((ticket, Vec::new()));
             }
             let saved = {
-                let (changed, actor, capacity_of) =
-                    (ticket.clone(), actor.clone(), capacity_of.clone());
+                let (changed, original, actor, capacity_of) = (
+                    ticket.clone(),
+                    original.clone(),
+                    actor.clone(),
+                    capacity_of.clone(),
+                );
                 self.store
                     .write(move |tx| {
-                        let (ticket, actor) = (changed.clone(), actor.clone());
+                        let (ticket, original, actor) =
+                            (changed.clone(), original.clone(), actor.clone());
                         let (events, capacity_of) = (events.clone(), capacity_of.clone());
                         Box::pin(async move {
                             if let Some(agent) = &capacity_of {
@@ -641,7 +646,7 @@ impl App {
                                 tx.ticket_for_update(&ticket.id).await?;
                                 write::check_capacity(tx, agent).await?;
                             }
-                            write::save_change(tx, &ticket, previous, &actor, events).await
+                            write::save_change(tx, &ticket, &original, &actor, events).await
                         })
                     })
                     .await?

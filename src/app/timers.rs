@@ -91,13 +91,13 @@ impl App {
                         })?;
                     }
                     let holder = ticket.assignee.clone();
-                    let previous = ticket.version;
+                    let original = ticket.clone();
                     let events = match lifecycle::apply(&mut ticket, transition, SWEEPER, now) {
                         Ok(events) => events,
                         Err(Error::FailedPrecondition(_)) => return Ok(None),
                         Err(other) => return Err(other),
                     };
-                    write::save_change(tx, &ticket, previous, SWEEPER, events)
+                    write::save_change(tx, &ticket, &original, SWEEPER, events)
                         .await?
                         .ok_or_else(|| {
                             Error::Internal("ticket changed inside its own transaction".into())

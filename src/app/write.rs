@@ -31,26 +31,28 @@ pub enum MessageAdded {
     Duplicate(Message),
 }
 
-/// Writes a changed ticket and its events if the stored version is still `previous`; `None`
-/// when another change won. The room follows the ticket's `chat_room_closed` (closed by
+/// Writes a changed ticket and its events if the stored version is still that of `original`
+/// (the ticket as read before the change); `None` when another change won. The room follows the ticket's `chat_room_closed` (closed by
 /// CloseRoom or the auto-close, open again on reopen), and an agent getting the ticket is
 /// recorded for routing's "longest idle".
 pub async fn save_change(
     tx: &mut dyn Tx,
     ticket: &Ticket,
-    previous: i64,
+    original: &Ticket,
     actor: &str,
     events: Vec<NewEvent>,
 ) -> Result<Option<Vec<TicketEvent>>> {
-    let Some(before) = tx.save_ticket(ticket, previous).await? else {
+    let Some(before) = tx.save_ticket(ticket, original).await? else {
         return Ok(None);
     };
-    tx.set_room_closed(
-        &ticket.id,
-        ticket.metadata.chat_room_closed,
-        ticket.updated_at,
-    )
-    .await?;
+    if ticket.metadata.chat_room_closed != original.metadata.chat_room_closed {
+        tx.set_room_closed(
+            &ticket.id,
+            ticket.metadata.chat_room_closed,
+            ticket.updated_at,
+        )
+        .await?;
+    }
     if let Some(agent) = &ticket.assignee
         && before.assignee.as_ref() != Some(agent)
     {
@@ -103,9 +105,9 @@ async fn apply_and_save(
     transition: Transition,
     now: Time,
 ) -> Result<Routed> {
-    let previous = ticket.version;
+    let original = ticket.clone();
     let events = lifecycle::apply(&mut ticket, transition, ROUTING_ACTOR, now)?;
-    let stored = save_change(tx, &ticket, previous, ROUTING_ACTOR, events)
+    let stored = save_change(tx, &ticket, &original, ROUTING_ACTOR, events)
         .await?
         .ok_or_else(|| Error::Internal("ticket changed inside the routing transaction".into()))?;
     Ok((ticket, stored))
@@ -194,12 +196,10 @@ pub async fn check_capacity(tx: &mut dyn Tx, agent_id: &str) -> Result<()> {
 }
 
 /// Appends a message to its room, honouring its `client_message_id` (the same id with the
-/// same message is that message, with another message a conflict), applies
-/// `timers::on_message` to the ticket (first response, chat timers; a change bumps the
-/// version) and writes MESSAGE_ADDED.
+/// same message is that message, with another message a conflict); see [`append_message`].
 pub async fn add_message(
     tx: &mut dyn Tx,
-    mut message: Message,
+    message: Message,
     actor: &str,
     chat_timers: &ChatTimers,
 ) -> Result<MessageAdded> {
@@ -217,10 +217,26 @@ pub async fn add_message(
         }
         return Ok(MessageAdded::Duplicate(earlier));
     }
-    let mut ticket = tx
+    let ticket = tx
         .ticket_for_update(&message.ticket_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("ticket {}", message.ticket_id)))?;
+    let (_, message, event) = append_message(tx, ticket, message, actor, chat_timers).await?;
+    Ok(MessageAdded::New(message, event))
+}
+
+/// Appends a new message to the room of `ticket` (locked or written by this transaction),
+/// applies `timers::on_message` to the ticket (first response, chat timers; a change bumps
+/// the version) and writes MESSAGE_ADDED; returns the ticket as it is now. A ticket created
+/// in the same transaction goes straight here: its room is new, so no earlier message can
+/// share the key.
+pub async fn append_message(
+    tx: &mut dyn Tx,
+    mut ticket: Ticket,
+    mut message: Message,
+    actor: &str,
+    chat_timers: &ChatTimers,
+) -> Result<(Ticket, Message, TicketEvent)> {
     if ticket.metadata.chat_room_closed {
         return Err(Error::FailedPrecondition(format!(
             "room {} is closed",
@@ -228,7 +244,7 @@ pub async fn add_message(
         )));
     }
     message.seq = tx.insert_message(&message).await?;
-    let previous = ticket.version;
+    let original = ticket.clone();
     let changed = timers::on_message(
         &mut ticket,
         message.sender_type,
@@ -252,7 +268,7 @@ pub async fn add_message(
     );
     added.version = ticket.version;
     let mut stored = if changed {
-        save_change(tx, &ticket, previous, actor, vec![added])
+        save_change(tx, &ticket, &original, actor, vec![added])
             .await?
             .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
     } else {
@@ -263,5 +279,5 @@ pub async fn add_message(
     let event = stored
         .pop()
         .ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
-    Ok(MessageAdded::New(message, event))
+    Ok((ticket, message, event))
 }

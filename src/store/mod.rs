@@ -70,13 +70,11 @@ pub trait Tx: Send {
         ticket: &Ticket,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<i64>;
-    /// Writes the ticket (and its tags) if the stored version is still `previous_version`:
-    /// who held it and where it was before, or `None` when another change won.
-    async fn save_ticket(
-        &mut self,
-        ticket: &Ticket,
-        previous_version: i64,
-    ) -> Result<Option<Before>>;
+    /// Writes the ticket if the stored version is still `original.version` (`original`: the
+    /// ticket as read at that version; its tags and identities are rewritten only where they
+    /// differ from it): who held it and where it was before, or `None` when another change
+    /// won.
+    async fn save_ticket(&mut self, ticket: &Ticket, original: &Ticket) -> Result<Option<Before>>;
     /// Appends events of `ticket` (as it is after them) at `at`; returns them with their ids.
     async fn insert_events(
         &mut self,

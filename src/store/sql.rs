@@ -465,7 +465,6 @@ macro_rules! sql_tx {
             use $crate::store::{Before, IdempotencyKey, Tx};
             use sqlx::QueryBuilder;
             use sqlx::types::Json;
-            use std::collections::HashSet;
 
             impl $tx<'_> {
                 async fn insert_tags(&mut self, ticket: &Ticket) -> Result<()> {
@@ -483,7 +482,7 @@ macro_rules! sql_tx {
                     Ok(())
                 }
 
-                /// Stores the customer's identities of a new ticket.
+                /// Stores the customer's identities of the ticket (none stored yet).
                 async fn insert_identities(&mut self, ticket: &Ticket) -> Result<()> {
                     if ticket.customer.identities.is_empty() {
                         return Ok(());
@@ -495,34 +494,6 @@ macro_rules! sql_tx {
                     self.check(inserted).map(drop)
                 }
 
-                /// Brings the stored identities in step with the ticket's customer; writes
-                /// only when they differ (the app sets the customer when it creates the
-                /// ticket, so a save normally reads them and writes nothing).
-                async fn save_identities(&mut self, ticket: &Ticket) -> Result<()> {
-                    let stored = sqlx::query_as::<_, (String, String)>(
-                        "SELECT channel, social_id FROM ticket_identities WHERE ticket_id = $1",
-                    )
-                    .bind(&ticket.id)
-                    .fetch_all(&mut *self.conn)
-                    .await;
-                    let stored: HashSet<(String, String)> =
-                        self.check(stored)?.into_iter().collect();
-                    let wanted: HashSet<(String, String)> = ticket
-                        .customer
-                        .identities
-                        .iter()
-                        .map(|i| (i.channel.clone(), i.social_id.clone()))
-                        .collect();
-                    if stored == wanted {
-                        return Ok(());
-                    }
-                    let deleted = sqlx::query("DELETE FROM ticket_identities WHERE ticket_id = $1")
-                        .bind(&ticket.id)
-                        .execute(&mut *self.conn)
-                        .await;
-                    self.check(deleted)?;
-                    self.insert_identities(ticket).await
-                }
             }
 
             #[async_trait::async_trait]
@@ -598,33 +569,37 @@ macro_rules! sql_tx {
                 async fn save_ticket(
                     &mut self,
                     ticket: &Ticket,
-                    previous_version: i64,
+                    original: &Ticket,
                 ) -> Result<Option<Before>> {
-                    let before = sqlx::query_as::<_, (Option<String>, String)>(&format!(
-                        "SELECT assignee, queue FROM tickets WHERE id = $1 AND version = $2{}",
-                        Self::LOCK
-                    ))
-                    .bind(&ticket.id)
-                    .bind(previous_version)
-                    .fetch_optional(&mut *self.conn)
-                    .await;
-                    let Some((assignee, queue)) = self.check(before)? else {
-                        return Ok(None);
-                    };
-                    self.holds_rows();
-                    let mut update = ticket_update::<$db>(ticket, previous_version);
+                    // The version check makes the stored row the original: what it held
+                    // before comes from there, and only what changed is rewritten.
+                    let mut update = ticket_update::<$db>(ticket, original.version);
                     let updated = update.build().execute(&mut *self.conn).await;
                     if self.check(updated)?.rows_affected() != 1 {
                         return Ok(None);
                     }
-                    let deleted = sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1")
-                        .bind(&ticket.id)
-                        .execute(&mut *self.conn)
-                        .await;
-                    self.check(deleted)?;
-                    self.insert_tags(ticket).await?;
-                    self.save_identities(ticket).await?;
-                    Ok(Some(Before { assignee, queue }))
+                    self.holds_rows();
+                    if ticket.metadata.tags != original.metadata.tags {
+                        let deleted = sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1")
+                            .bind(&ticket.id)
+                            .execute(&mut *self.conn)
+                            .await;
+                        self.check(deleted)?;
+                        self.insert_tags(ticket).await?;
+                    }
+                    if ticket.customer.identities != original.customer.identities {
+                        let deleted =
+                            sqlx::query("DELETE FROM ticket_identities WHERE ticket_id = $1")
+                                .bind(&ticket.id)
+                                .execute(&mut *self.conn)
+                                .await;
+                        self.check(deleted)?;
+                        self.insert_identities(ticket).await?;
+                    }
+                    Ok(Some(Before {
+                        assignee: original.assignee.clone(),
+                        queue: original.queue.clone(),
+                    }))
                 }
 
                 async fn insert_events(

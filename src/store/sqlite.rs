@@ -186,8 +186,9 @@ async fn run_writer(
     let _ = conn.close().await;
 }
 
-/// Runs `sql` on the writer. A named, boxed future so rustc checks sqlx's executor lifetimes
-/// with the connection's lifetime concrete (rust-lang/rust#102211 otherwise bites at spawn).
+/// Runs `sql` (one or more statements, in one round trip) on the writer. A named, boxed
+/// future so rustc checks sqlx's executor lifetimes with the connection's lifetime concrete
+/// (rust-lang/rust#102211 otherwise bites at spawn).
 fn exec<'c>(
     conn: &'c mut SqliteConnection,
     sql: &'static str,
@@ -196,20 +197,25 @@ fn exec<'c>(
 }
 
 async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<String> {
-    if let Err(error) = exec(conn, "BEGIN IMMEDIATE").await {
+    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
+    let isolate = batch.len() > 1;
+    // Each boundary between jobs is one round trip to the connection's worker thread: the
+    // statements closing one job's savepoint and opening the next go together.
+    let begin = if isolate {
+        "BEGIN IMMEDIATE; SAVEPOINT job"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    if let Err(error) = exec(conn, begin).await {
         // Dropping the jobs drops their replies: callers get `Unavailable`.
+        let _ = exec(conn, "ROLLBACK").await;
         return Some(error.to_string());
     }
     let mut completions = Vec::with_capacity(batch.len());
     let mut failure = None;
-    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
-    let isolate = batch.len() > 1;
     let mut lone_failed = false;
-    for job in batch {
-        if isolate && let Err(error) = exec(conn, "SAVEPOINT job").await {
-            failure = Some(error.to_string());
-            break;
-        }
+    let jobs = batch.len();
+    for (i, job) in batch.into_iter().enumerate() {
         // A panicking job must not take the writer down with it: roll back its savepoint
         // and keep serving (its caller sees the store as unavailable).
         let (ok, completion) = match std::panic::AssertUnwindSafe(job(conn)).catch_unwind().await {
@@ -220,25 +226,22 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<Strin
             }
         };
         completions.push(completion);
-        if !isolate {
-            lone_failed = !ok;
-            continue;
-        }
-        let rolled_back = if ok {
-            Ok(())
-        } else {
-            exec(conn, "ROLLBACK TO job").await
+        let last = i + 1 == jobs;
+        let boundary = match (isolate, ok, last) {
+            (false, true, _) => "COMMIT",
+            (false, false, _) => {
+                lone_failed = true;
+                break;
+            }
+            (true, true, false) => "RELEASE job; SAVEPOINT job",
+            (true, false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+            (true, true, true) => "RELEASE job; COMMIT",
+            (true, false, true) => "ROLLBACK TO job; RELEASE job; COMMIT",
         };
-        if let Err(error) = rolled_back.and(exec(conn, "RELEASE job").await) {
+        if let Err(error) = exec(conn, boundary).await {
             failure = Some(error.to_string());
             break;
         }
-    }
-    if failure.is_none()
-        && !lone_failed
-        && let Err(error) = exec(conn, "COMMIT").await
-    {
-        failure = Some(error.to_string());
     }
     if failure.is_some() || lone_failed {
         // A lone failed job answers with its own error; its changes go with the rollback.
