@@ -53,10 +53,13 @@ note() { # tags the JSON line with the store and the tickets stored
     tee -a "$out"
 }
 
-# The raw store baselines, on the server's core.
+# The raw store baselines, on the server's core: one transaction per write (on PostgreSQL
+# from as many connections as the server's pool, 16), then group-committed.
+writers=1
+[ "$store" = sqlite ] || writers=16
 url=$(fresh_database raw_tx)
 note "$(taskset -c $server_core "$bench" store --database-url "$url" --batch 1 \
-  --concurrency "$concurrency" --seconds "$seconds")" 0
+  --connections "$writers" --concurrency "$concurrency" --seconds "$seconds")" 0
 url=$(fresh_database raw_group)
 note "$(taskset -c $server_core "$bench" store --database-url "$url" --batch 128 \
   --concurrency "$concurrency" --seconds "$seconds")" 0

@@ -236,6 +236,17 @@ pub fn ticket_values(ticket: &Ticket) -> Vec<Value> {
     ]
 }
 
+impl Value {
+    /// Whether a column holds the same value (the document is always written).
+    fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// Binds one of [`ticket_values`] on a `QueryBuilder`.
 pub fn push_value<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, value: Value)
 where
@@ -293,8 +304,10 @@ where
     qb
 }
 
-/// `UPDATE tickets SET …` if the stored version is still `previous_version`.
-pub fn ticket_update<'a, DB>(ticket: &Ticket, previous_version: i64) -> sqlx::QueryBuilder<'a, DB>
+/// `UPDATE tickets SET …` of the columns that differ from `original`, if the stored version
+/// is still the original's. Unchanged columns stay out of the statement: SQLite rewrites the
+/// entries of every index on a column an UPDATE sets, changed or not.
+pub fn ticket_update<'a, DB>(ticket: &Ticket, original: &Ticket) -> sqlx::QueryBuilder<'a, DB>
 where
     DB: sqlx::Database,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -304,16 +317,22 @@ where
     Json<Box<Ticket>>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let mut qb = sqlx::QueryBuilder::new("UPDATE tickets SET ");
-    for (i, (column, value)) in TICKET_COLUMNS.iter().zip(ticket_values(ticket)).enumerate() {
-        qb.push(if i == 0 { "" } else { ", " })
+    let mut first = true;
+    let columns = TICKET_COLUMNS.iter().zip(ticket_values(ticket));
+    for ((column, value), old) in columns.zip(ticket_values(original)) {
+        if value.same_as(&old) {
+            continue;
+        }
+        qb.push(if first { "" } else { ", " })
             .push(column)
             .push(" = ");
         push_value(&mut qb, value);
+        first = false;
     }
     qb.push(" WHERE id = ")
         .push_bind(ticket.id.clone())
         .push(" AND version = ")
-        .push_bind(previous_version);
+        .push_bind(original.version);
     qb
 }
 
@@ -573,7 +592,7 @@ macro_rules! sql_tx {
                 ) -> Result<Option<Before>> {
                     // The version check makes the stored row the original: what it held
                     // before comes from there, and only what changed is rewritten.
-                    let mut update = ticket_update::<$db>(ticket, original.version);
+                    let mut update = ticket_update::<$db>(ticket, original);
                     let updated = update.build().execute(&mut *self.conn).await;
                     if self.check(updated)?.rows_affected() != 1 {
                         return Ok(None);

@@ -4,7 +4,7 @@
 //! `--batch 1` commits every write on its own; a larger batch commits up to that many queued
 //! writes together (the group commit casework's SQLite writer does).
 use crate::Result;
-use crate::report::{Report, Tally, histogram, record};
+use crate::report::{Report, Tally};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, Connection};
 use std::str::FromStr;
@@ -32,6 +32,11 @@ pub struct StoreArgs {
     pub warmup: f64,
 }
 
+const INSERT_TICKET: &str = "INSERT INTO tickets (id, number, status, priority, queue, \
+     channel, ticket_type, source, customer_id, language, country, ccr, order_id, subject, \
+     created_at, updated_at, version, doc) VALUES ($1, $2, 'CREATED', $3, 'chat-sg-en', 'chat', \
+     '', '', $4, '', '', '', '', $5, $6, $6, 1, $7::jsonb)";
+
 type Write = (u64, oneshot::Sender<std::result::Result<(), String>>);
 
 pub async fn run(args: StoreArgs) -> Result<()> {
@@ -57,7 +62,7 @@ pub async fn run(args: StoreArgs) -> Result<()> {
                 .execute(&mut conn)
                 .await?;
         }
-        tokio::spawn(writer(conn, receiver.clone(), args.batch));
+        tokio::spawn(writer(conn, receiver.clone(), args.batch, sqlite));
     }
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(args.warmup);
@@ -68,8 +73,7 @@ pub async fn run(args: StoreArgs) -> Result<()> {
         let queue = queue.clone();
         let next = next.clone();
         producers.push(tokio::spawn(async move {
-            let mut histogram = histogram();
-            let mut errors = 0u64;
+            let mut tally = Tally::new();
             loop {
                 let began = Instant::now();
                 if began >= until {
@@ -80,24 +84,21 @@ pub async fn run(args: StoreArgs) -> Result<()> {
                 if queue.send((n, done)).await.is_err() {
                     break;
                 }
-                let ok = matches!(outcome.await, Ok(Ok(())));
+                let outcome = match outcome.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(error.into()),
+                    Err(_) => Err("the writer stopped".into()),
+                };
                 if began >= from {
-                    if ok {
-                        record(&mut histogram, began.elapsed());
-                    } else {
-                        errors += 1;
-                    }
+                    tally.add(began.elapsed(), outcome);
                 }
             }
-            (histogram, errors)
+            tally
         }));
     }
-    let mut total = histogram();
-    let mut errors = 0;
+    let mut total = Tally::new();
     for producer in producers {
-        let (h, e) = producer.await?;
-        total.add(&h)?;
-        errors += e;
+        total.merge(producer.await?);
     }
     let mode = if args.batch > 1 {
         "store-group"
@@ -110,18 +111,19 @@ pub async fn run(args: StoreArgs) -> Result<()> {
         args.concurrency,
         None,
         Duration::from_secs_f64(args.seconds),
-        &Tally {
-            histogram: total,
-            errors,
-            first_error: None,
-        },
+        &total,
     )
     .print();
     Ok(())
 }
 
 /// Takes up to `batch` queued writes, runs them in one transaction, answers after COMMIT.
-async fn writer(mut conn: AnyConnection, queue: Arc<Mutex<mpsc::Receiver<Write>>>, batch: usize) {
+async fn writer(
+    mut conn: AnyConnection,
+    queue: Arc<Mutex<mpsc::Receiver<Write>>>,
+    batch: usize,
+    sqlite: bool,
+) {
     loop {
         let mut writes = Vec::with_capacity(batch);
         {
@@ -137,32 +139,37 @@ async fn writer(mut conn: AnyConnection, queue: Arc<Mutex<mpsc::Receiver<Write>>
                 }
             }
         }
-        let outcome = commit(&mut conn, &writes).await;
+        let outcome = commit(&mut conn, &writes, sqlite).await;
         for (_, done) in writes {
             let _ = done.send(outcome.clone().map_err(|e| e.to_string()));
         }
     }
 }
 
-async fn commit(conn: &mut AnyConnection, writes: &[Write]) -> std::result::Result<(), String> {
+async fn commit(
+    conn: &mut AnyConnection,
+    writes: &[Write],
+    sqlite: bool,
+) -> std::result::Result<(), String> {
+    // The document column is JSONB on PostgreSQL.
+    let insert_ticket = if sqlite {
+        INSERT_TICKET.replace("$7::jsonb", "$7")
+    } else {
+        INSERT_TICKET.to_string()
+    };
     let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
     let now = chrono::Utc::now().timestamp_micros();
     for (n, _) in writes {
         let id = uuid::Uuid::now_v7().to_string();
         let doc = serde_json::json!({
-            "id": id, "status": "WAITING", "priority": n % 5, "queue": "chat-sg-en",
+            "id": id, "status": "CREATED", "priority": n % 5, "queue": "chat-sg-en",
             "channel": "chat", "type": "", "source": "",
             "customer": {"id": format!("bench-customer-{}", n % 5000), "name": "Bench Customer"},
             "subject": format!("Order {n} arrived cold"), "version": 1,
             "created_at": now, "updated_at": now, "tags": [], "metadata": {},
         })
         .to_string();
-        sqlx::query(
-            "INSERT INTO tickets (id, number, status, priority, queue, channel, ticket_type, \
-             source, customer_id, language, country, ccr, order_id, subject, created_at, \
-             updated_at, version, doc) VALUES ($1, $2, 'WAITING', $3, 'chat-sg-en', 'chat', '', '', $4, '', '', '', '', \
-             $5, $6, $6, 1, $7)",
-        )
+        sqlx::query(&insert_ticket)
         .bind(&id)
         // Numbers from the loop's counter: the database is fresh.
         .bind(*n as i64 + 1)
