@@ -409,3 +409,135 @@ async fn a_gap_in_the_event_log_does_not_hold_a_room() {
     assert_eq!(message.body, "still there?");
     open.execute("ROLLBACK").await.expect("rollback");
 }
+
+both_backends! {
+#[tokio::test]
+async fn live_streams_filter_the_shared_feed_as_the_store_does(backend: Backend) {
+    // Every live stream of a process is fed by one reader of the event log and filters its
+    // batches in memory; what each delivers must be exactly what the store's own query for
+    // its filter and scope returns.
+    use casework::domain::query::{Scope, WatchFilter};
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    let mut agent = server.tickets(AGENT, Role::Agent).await;
+    let mut supervisor = server.tickets(SUPERVISOR, Role::Supervisor).await;
+    let marker = admin.create(new_ticket("cust-0")).await.expect("marker");
+    let start = admin.events(&marker.id).await.expect("events")[0].id;
+    let resume = |mut request: pb::WatchTicketsRequest| {
+        request.after_event_id = start;
+        request
+    };
+    let queue_of = |queue: &str| pb::WatchTicketsRequest {
+        queues: vec![queue.into()],
+        ..Default::default()
+    };
+    let agent_scope = Scope::Agent {
+        id: AGENT.into(),
+        queues: vec![QUEUE.into()],
+        queue_wide: false,
+    };
+    let mut watched = [
+        (
+            watch(&mut admin, resume(queue_of(OTHER_QUEUE))).await,
+            WatchFilter {
+                queues: vec![OTHER_QUEUE.into()],
+                ..WatchFilter::default()
+            },
+            Scope::All,
+        ),
+        (
+            watch(&mut agent, resume(pb::WatchTicketsRequest::default())).await,
+            WatchFilter::default(),
+            agent_scope.clone(),
+        ),
+        (
+            watch(&mut supervisor, resume(queue_of(QUEUE))).await,
+            WatchFilter {
+                queues: vec![QUEUE.into()],
+                ..WatchFilter::default()
+            },
+            Scope::Agent {
+                id: SUPERVISOR.into(),
+                queues: vec![QUEUE.into(), OTHER_QUEUE.into()],
+                queue_wide: true,
+            },
+        ),
+        (
+            watch(
+                &mut admin,
+                resume(pb::WatchTicketsRequest {
+                    assignee: AGENT.into(),
+                    ..Default::default()
+                }),
+            )
+            .await,
+            WatchFilter {
+                assignee: Some(AGENT.into()),
+                ..WatchFilter::default()
+            },
+            Scope::All,
+        ),
+    ];
+
+    // Tickets arrive in both queues, are taken, handed over, moved and closed.
+    let mut ids = Vec::new();
+    for (i, queue) in [QUEUE, OTHER_QUEUE, QUEUE, OTHER_QUEUE].into_iter().enumerate() {
+        let mut request = new_ticket(&format!("cust-{i}"));
+        request.queue = queue.into();
+        ids.push(admin.create(request).await.expect("create").id);
+    }
+    admin.assign(&ids[0], AGENT).await.expect("assign");
+    admin.assign(&ids[1], OTHER_AGENT).await.expect("assign");
+    admin.assign(&ids[2], OTHER_AGENT).await.expect("assign");
+    let request = admin.req(pb::ReassignTicketRequest {
+        ticket_id: ids[2].clone(),
+        agent_id: AGENT.into(),
+        ..Default::default()
+    });
+    admin.client.reassign_ticket(request).await.expect("reassign");
+    let request = admin.req(pb::TransferTicketRequest {
+        ticket_id: ids[3].clone(),
+        queue_id: QUEUE.into(),
+        reason: "wrong queue".into(),
+        expected_version: 0,
+    });
+    admin.client.transfer_ticket(request).await.expect("transfer");
+    admin.close(&ids[0]).await.expect("close");
+    admin.close(&ids[1]).await.expect("close");
+
+    let upto = server.app.store().committed_now().await.expect("position");
+    // Then one change every watcher hears of: where each stream's delivery must go on.
+    let mut last = new_ticket("cust-last");
+    last.queue = OTHER_QUEUE.into();
+    let last = admin.create(last).await.expect("last");
+    admin.assign(&last.id, AGENT).await.expect("assign last");
+    let request = admin.req(pb::TransferTicketRequest {
+        ticket_id: last.id.clone(),
+        queue_id: QUEUE.into(),
+        reason: "ours".into(),
+        expected_version: 0,
+    });
+    admin.client.transfer_ticket(request).await.expect("transfer last");
+
+    for (i, (stream, filter, scope)) in watched.iter_mut().enumerate() {
+        let expected: Vec<i64> = server
+            .app
+            .store()
+            .watch_events(start, upto, filter, scope, 1000)
+            .await
+            .expect("store's answer")
+            .iter()
+            .map(|w| w.event.id)
+            .collect();
+        assert!(!expected.is_empty(), "watcher {i} has something to hear");
+        let mut got = Vec::new();
+        for _ in &expected {
+            got.push(next_event(stream).await.id);
+        }
+        assert_eq!(got, expected, "watcher {i} heard what the store says it should");
+        let next = next_event(stream).await;
+        assert_eq!(next.ticket_id, last.id, "watcher {i} heard nothing more before the last ticket");
+    }
+    server.stop().await;
+}
+}

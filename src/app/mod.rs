@@ -5,6 +5,7 @@ mod access;
 pub mod agents;
 pub mod ccr;
 pub mod conversations;
+mod feed;
 mod memo;
 pub mod paging;
 mod routing;
@@ -76,6 +77,8 @@ pub struct App {
     agents: Arc<memo::Memo<crate::domain::Agent>>,
     queues: Arc<memo::Memo<crate::domain::Queue>>,
     departments: Arc<memo::Memo<crate::domain::EscalationDepartment>>,
+    /// The one reader of the event log behind every live event stream.
+    feed: Arc<feed::Feed>,
     shutdown: CancellationToken,
 }
 
@@ -89,6 +92,7 @@ impl App {
             agents: Arc::new(memo::Memo::new(store.reference_changed())),
             queues: Arc::new(memo::Memo::new(store.reference_changed())),
             departments: Arc::new(memo::Memo::new(store.reference_changed())),
+            feed: Arc::new(feed::Feed::new()),
             store,
             clock,
             config,

@@ -2,6 +2,7 @@
 //! history, reference data, queue depth and the live event stream.
 use super::access::Access;
 use super::conversations::server_message;
+use super::feed::Batch;
 use super::validate::{
     self, MAX_ID_LEN, MAX_NAME_LEN, MAX_SUBJECT_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
@@ -10,7 +11,7 @@ use super::{App, paging};
 use crate::domain::conversation::SenderType;
 use crate::domain::lifecycle::{self, TicketPatch};
 use crate::domain::query::{
-    QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery, WatchFilter,
+    QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery, WatchFilter, Watched,
 };
 use crate::domain::{
     Customer, EscalationDepartment, EventType, Metadata, NewEvent, Principal, Queue,
@@ -964,7 +965,8 @@ impl App {
 
     /// Streams events after `after_event_id` (0: from now on) matching `watch` within
     /// `events` (judged at each event); each carries the ticket as it is now when `visible`
-    /// covers it.
+    /// covers it. Live events come from the process's one feed (`feed.rs`), filtered here;
+    /// what the stream is behind (a resume, a slow client) it reads from the store.
     pub(crate) async fn stream_events(
         &self,
         watch: WatchFilter,
@@ -975,35 +977,141 @@ impl App {
         if after_event_id < 0 {
             return Err(Error::invalid("after_event_id", "must not be negative"));
         }
+        // Subscribed before the start is read: every batch after it reaches the stream.
+        let mut feed = self.feed.subscribe(&self.store, &self.shutdown);
         let last = if after_event_id == 0 {
             self.store.committed_now().await?
         } else {
             after_event_id
         };
-        let app = self.clone();
-        Ok(self.follow(self.store.commits(), last, move |after, upto| {
-            let (app, watch, events, visible) =
-                (app.clone(), watch.clone(), events.clone(), visible.clone());
-            async move {
-                let batch = app
-                    .store
-                    .watch_events(after, upto, &watch, &events, super::FOLLOW_BATCH as i64)
-                    .await?;
-                // A short batch is everything up to the committed position.
-                let reached = match batch.last() {
-                    Some((event, _)) if batch.len() >= super::FOLLOW_BATCH => event.id,
-                    _ => upto,
-                };
-                let items = batch
-                    .into_iter()
-                    .map(|(event, ticket)| {
-                        let ticket = super::access::in_scope(&visible, &ticket).then_some(ticket);
-                        (event.id, (event, ticket))
-                    })
-                    .collect();
-                Ok(super::Scanned { items, reached })
+        let (tx, rx) = tokio::sync::mpsc::channel(self.config.stream_buffer);
+        let mut stream = EventStream {
+            app: self.clone(),
+            tx,
+            watch,
+            events,
+            visible,
+            last,
+        };
+        let (shutdown, lifetime) = (self.shutdown.clone(), self.config.stream_max_lifetime);
+        tokio::spawn(async move {
+            let ended = tokio::time::sleep(lifetime);
+            tokio::pin!(ended);
+            // What was committed before the first batch (a resume's backlog) comes at once.
+            let upto = *stream.app.store.commits().borrow();
+            if !stream.catch_up(upto).await {
+                return;
             }
-        }))
+            loop {
+                let batch = tokio::select! {
+                    batch = feed.recv() => batch,
+                    _ = stream.tx.closed() => return,
+                    _ = shutdown.cancelled() => return,
+                    _ = &mut ended => return,
+                };
+                let delivered = match batch {
+                    Ok(batch) => stream.deliver(&batch).await,
+                    // Fell behind the feed: read what it missed from the store.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let upto = *stream.app.store.commits().borrow();
+                        stream.catch_up(upto).await
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                };
+                if !delivered {
+                    return;
+                }
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+}
+
+/// One live event stream: what it follows and how far it got.
+struct EventStream {
+    app: App,
+    tx: tokio::sync::mpsc::Sender<Result<(TicketEvent, Option<Ticket>)>>,
+    watch: WatchFilter,
+    events: crate::domain::query::Scope,
+    visible: crate::domain::query::Scope,
+    /// The last event id delivered or passed over.
+    last: i64,
+}
+
+impl EventStream {
+    /// Sends one item; false once the client left or the server is shutting down.
+    async fn send(&self, item: Result<(TicketEvent, Option<Ticket>)>) -> bool {
+        tokio::select! {
+            sent = self.tx.send(item) => sent.is_ok(),
+            _ = self.app.shutdown.cancelled() => false,
+        }
+    }
+
+    fn item(&self, watched: Watched) -> (TicketEvent, Option<Ticket>) {
+        let ticket =
+            super::access::in_scope(&self.visible, &watched.ticket).then_some(watched.ticket);
+        (watched.event, ticket)
+    }
+
+    /// Delivers the feed's batch, first reading from the store what lies between the
+    /// stream's position and the batch.
+    async fn deliver(&mut self, batch: &Batch) -> bool {
+        if batch.after > self.last && !self.catch_up(batch.after).await {
+            return false;
+        }
+        for watched in &batch.items {
+            let (id, snapshot) = (watched.event.id, &watched.snapshot);
+            if id <= self.last
+                || !self.watch.matches(&watched.event.ticket_id, snapshot)
+                || !self.events.hears(snapshot)
+            {
+                continue;
+            }
+            if !self.send(Ok(self.item(watched.clone()))).await {
+                return false;
+            }
+            self.last = id;
+        }
+        self.last = self.last.max(batch.upto);
+        true
+    }
+
+    /// Reads and delivers the matching events after the stream's position up to `upto`
+    /// from the store.
+    async fn catch_up(&mut self, upto: i64) -> bool {
+        while self.last < upto {
+            let read = self
+                .app
+                .store
+                .watch_events(
+                    self.last,
+                    upto,
+                    &self.watch,
+                    &self.events,
+                    super::FOLLOW_BATCH as i64,
+                )
+                .await;
+            let batch = match read {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.send(Err(error)).await;
+                    return false;
+                }
+            };
+            // A short batch is everything up to `upto`.
+            let full = batch.len() >= super::FOLLOW_BATCH;
+            for watched in batch {
+                let id = watched.event.id;
+                if !self.send(Ok(self.item(watched))).await {
+                    return false;
+                }
+                self.last = id;
+            }
+            if !full {
+                self.last = upto;
+            }
+        }
+        true
     }
 }
 

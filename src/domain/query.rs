@@ -131,6 +131,77 @@ pub struct WatchFilter {
     pub ticket_id: Option<String>,
 }
 
+/// Where an event's ticket was before and after the event: what live streams filter on.
+/// (Events older than the columns that hold it have no queue or customer.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventSnapshot {
+    pub assignee: Option<String>,
+    pub previous_assignee: Option<String>,
+    pub queue: Option<String>,
+    pub previous_queue: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// An event with where its ticket was, and the ticket as it is now (what streams read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub event: crate::domain::TicketEvent,
+    pub snapshot: EventSnapshot,
+    pub ticket: Ticket,
+}
+
+impl EventSnapshot {
+    /// Whether `agent` held the ticket before or after the event.
+    fn held_by(&self, agent: &str) -> bool {
+        self.assignee.as_deref() == Some(agent) || self.previous_assignee.as_deref() == Some(agent)
+    }
+
+    /// Whether the ticket was in one of `queues` before or after the event.
+    fn in_queues(&self, queues: &[String]) -> bool {
+        [&self.queue, &self.previous_queue]
+            .into_iter()
+            .any(|queue| queue.as_ref().is_some_and(|q| queues.contains(q)))
+    }
+}
+
+impl WatchFilter {
+    /// Whether the event matches: the same rule as the SQL of `store::filter::push_watch`.
+    pub fn matches(&self, ticket_id: &str, snapshot: &EventSnapshot) -> bool {
+        self.involving
+            .as_deref()
+            .is_none_or(|a| snapshot.held_by(a))
+            && self.assignee.as_deref().is_none_or(|a| snapshot.held_by(a))
+            && (self.queues.is_empty() || snapshot.in_queues(&self.queues))
+            && self.ticket_id.as_deref().is_none_or(|id| id == ticket_id)
+    }
+}
+
+impl Scope {
+    /// Whether the scope may hear of the event: the same rule as the SQL of
+    /// `store::filter::push_event_scope` (a customer's own tickets; for agents, tickets they
+    /// held before or after the event, or that were in their queues, for plain agents only
+    /// while nobody held them).
+    pub fn hears(&self, snapshot: &EventSnapshot) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Customer(id) => snapshot.customer_id.as_deref() == Some(id.as_str()),
+            Scope::Agent {
+                id,
+                queues,
+                queue_wide,
+            } => {
+                let in_queue = |queue: &Option<String>, holder: &Option<String>| {
+                    queue.as_ref().is_some_and(|q| queues.contains(q))
+                        && (*queue_wide || holder.is_none())
+                };
+                snapshot.held_by(id)
+                    || in_queue(&snapshot.queue, &snapshot.assignee)
+                    || in_queue(&snapshot.previous_queue, &snapshot.previous_assignee)
+            }
+        }
+    }
+}
+
 /// How a room is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomKey {

@@ -12,7 +12,7 @@ use crate::domain::ccr::Ccr;
 use crate::domain::conversation::{Attachment, Message, Room};
 use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
-    WatchFilter,
+    WatchFilter, Watched,
 };
 use crate::domain::routing::AgentLoad;
 use crate::domain::{
@@ -176,7 +176,7 @@ pub trait EventStore: Send + Sync {
         watch: &WatchFilter,
         scope: &Scope,
         limit: i64,
-    ) -> Result<Vec<(TicketEvent, Ticket)>>;
+    ) -> Result<Vec<Watched>>;
 }
 
 #[async_trait]

@@ -356,6 +356,21 @@ pub fn decode_event(row: &impl Columns) -> Result<TicketEvent> {
     })
 }
 
+/// An event of `watch_events`' query, with where its ticket was and the ticket now.
+pub fn decode_watched(row: &impl Columns) -> Result<crate::domain::query::Watched> {
+    Ok(crate::domain::query::Watched {
+        event: decode_event(row)?,
+        snapshot: crate::domain::query::EventSnapshot {
+            assignee: row.opt_text("e_assignee")?,
+            previous_assignee: row.opt_text("previous_assignee")?,
+            queue: row.opt_text("e_queue")?,
+            previous_queue: row.opt_text("previous_queue")?,
+            customer_id: row.opt_text("e_customer_id")?,
+        },
+        ticket: decode_ticket_row(row)?,
+    })
+}
+
 pub fn decode_agent(row: &impl Columns) -> Result<Agent> {
     let role = row.text("role")?;
     Ok(Agent {
@@ -861,7 +876,7 @@ macro_rules! sql_store {
             use $crate::clock::{Time, from_micros, to_micros};
             use $crate::domain::ccr::Ccr;
             use $crate::domain::query::{
-                QueueStats, Scope, TicketFilter, TicketKey, TicketQuery, WatchFilter,
+                QueueStats, Scope, TicketFilter, TicketKey, TicketQuery, WatchFilter, Watched,
             };
             use $crate::domain::{
                 Agent, AgentStatus, EscalationDepartment, Queue, ResolutionStatus, Ticket,
@@ -873,7 +888,7 @@ macro_rules! sql_store {
             };
             use $crate::store::sql::{
                 ACTIVE, UNREAD, agent_columns, agent_list_insert, decode_agent, decode_ccr,
-                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row,
+                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row, decode_watched,
                 push_serves_queue,
             };
             use $crate::store::{
@@ -1164,10 +1179,12 @@ macro_rules! sql_store {
                     watch: &WatchFilter,
                     scope: &Scope,
                     limit: i64,
-                ) -> Result<Vec<(TicketEvent, Ticket)>> {
+                ) -> Result<Vec<Watched>> {
                     let mut qb = QueryBuilder::<$db>::new(format!(
                         "SELECT e.id, e.ticket_id, e.event_type, e.actor, e.at, e.version, \
-                         e.payload, t.doc, {UNREAD} AS unread FROM ticket_events e \
+                         e.payload, e.assignee AS e_assignee, e.previous_assignee, \
+                         e.queue AS e_queue, e.previous_queue, e.customer_id AS e_customer_id, \
+                         t.doc, {UNREAD} AS unread FROM ticket_events e \
                          JOIN tickets t ON t.id = e.ticket_id WHERE e.id > "
                     ));
                     qb.push_bind(after_id).push(" AND e.id <= ").push_bind(upto_id);
@@ -1175,9 +1192,7 @@ macro_rules! sql_store {
                     push_event_scope(&mut qb, scope);
                     qb.push(" ORDER BY e.id LIMIT ").push_bind(limit);
                     let rows = qb.build().fetch_all(self.reader()).await?;
-                    rows.iter()
-                        .map(|row| Ok((decode_event(row)?, decode_ticket_row(row)?)))
-                        .collect()
+                    rows.iter().map(decode_watched).collect()
                 }
             }
 

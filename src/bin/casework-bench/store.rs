@@ -170,17 +170,17 @@ async fn commit(
         })
         .to_string();
         sqlx::query(&insert_ticket)
-        .bind(&id)
-        // Numbers from the loop's counter: the database is fresh.
-        .bind(*n as i64 + 1)
-        .bind((n % 5) as i64)
-        .bind(format!("bench-customer-{}", n % 5000))
-        .bind(format!("Order {n} arrived cold"))
-        .bind(now)
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+            .bind(&id)
+            // Numbers from the loop's counter: the database is fresh.
+            .bind(*n as i64 + 1)
+            .bind((n % 5) as i64)
+            .bind(format!("bench-customer-{}", n % 5000))
+            .bind(format!("Order {n} arrived cold"))
+            .bind(now)
+            .bind(&doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
         sqlx::query(
             "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, \
              queue, customer_id) VALUES ($1, 'CREATED', 'bench', $2, 1, '{}', 'chat-sg-en', $3)",

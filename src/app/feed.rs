@@ -1,0 +1,102 @@
+//! One reader of the event log for all the live event streams of this process: after each
+//! commit it reads the new events once (with where each ticket was and the ticket as it is
+//! now) and hands the batch to every stream, which filters it in memory. A thousand watchers
+//! cost one query per commit, not a thousand. A stream that falls behind (its client reads
+//! slowly, or it starts or resumes behind the feed) reads what it missed from the store
+//! itself, so it never misses an event.
+use super::FOLLOW_BATCH;
+use crate::domain::query::{Scope, WatchFilter, Watched};
+use crate::store::Store;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Batches a stream may fall behind before it reads from the store instead.
+const BACKLOG: usize = 32;
+/// How soon a failed read of the event log is tried again.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Events after `after` up to and including `upto` (every committed event of that stretch).
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub after: i64,
+    pub upto: i64,
+    pub items: Vec<Watched>,
+}
+
+pub(crate) struct Feed {
+    batches: OnceLock<broadcast::Sender<Arc<Batch>>>,
+}
+
+impl Feed {
+    pub(crate) fn new() -> Feed {
+        Feed {
+            batches: OnceLock::new(),
+        }
+    }
+
+    /// The batches from now on; the reader starts with the first stream.
+    pub(crate) fn subscribe(
+        &self,
+        store: &Arc<dyn Store>,
+        shutdown: &CancellationToken,
+    ) -> broadcast::Receiver<Arc<Batch>> {
+        self.batches
+            .get_or_init(|| {
+                let (sender, _) = broadcast::channel(BACKLOG);
+                tokio::spawn(read(store.clone(), sender.clone(), shutdown.clone()));
+                sender
+            })
+            .subscribe()
+    }
+}
+
+/// Follows the committed position and publishes every stretch of new events.
+async fn read(
+    store: Arc<dyn Store>,
+    batches: broadcast::Sender<Arc<Batch>>,
+    shutdown: CancellationToken,
+) {
+    let mut commits = store.commits();
+    // Streams behind this position read the store themselves.
+    let mut last = *commits.borrow_and_update();
+    loop {
+        let upto = *commits.borrow_and_update();
+        while last < upto {
+            let read = store
+                .watch_events(
+                    last,
+                    upto,
+                    &WatchFilter::default(),
+                    &Scope::All,
+                    FOLLOW_BATCH as i64,
+                )
+                .await;
+            let items = match read {
+                Ok(items) => items,
+                Err(error) => {
+                    tracing::warn!(%error, "the live event feed could not read the event log");
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY) => continue,
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            };
+            let reached = match items.last() {
+                Some(last) if items.len() >= FOLLOW_BATCH => last.event.id,
+                _ => upto,
+            };
+            // No stream listening is not an error: the batch is simply not needed.
+            let _ = batches.send(Arc::new(Batch {
+                after: last,
+                upto: reached,
+                items,
+            }));
+            last = reached;
+        }
+        tokio::select! {
+            changed = commits.changed() => if changed.is_err() { return },
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}

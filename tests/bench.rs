@@ -1,0 +1,93 @@
+//! `casework-bench` against a real server and a real store: every workload, both loop modes,
+//! the fan-out and the raw store baseline run and report calls without errors. (The figures
+//! are BENCHMARKS.md's business; no timing is asserted here.)
+mod common;
+
+use casework::domain::Role;
+use common::{ADMIN, TestServer};
+
+/// Runs the bench with `args` and returns the JSON line it printed.
+async fn bench(args: &[&str], token: &str) -> serde_json::Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_casework-bench"))
+        .args(args)
+        .env("CASEWORK_BENCH_TOKEN", token)
+        .output()
+        .await
+        .expect("run casework-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "casework-bench {args:?} failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .last()
+        .map(|line| serde_json::from_str(line).expect("one JSON line"))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn calls(report: &serde_json::Value) -> u64 {
+    assert_eq!(report["errors"], 0, "errors in {report}");
+    report["calls"].as_u64().expect("calls")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_workload_runs_against_a_real_server() {
+    let server = TestServer::start().await;
+    let token = server.token(ADMIN, Role::Admin);
+    let addr = format!("http://{}", server.addr);
+    let target = ["--addr", addr.as_str(), "--connections", "2"];
+    let seed = [&target[..], &["--tickets", "40", "--concurrency", "4"]].concat();
+    bench(&[&["seed"], &seed[..]].concat(), &token).await;
+    let short = ["--seconds", "0.3", "--warmup", "0", "--concurrency", "4"];
+    for workload in ["health", "get", "list", "rest-get", "create", "message"] {
+        let args = [
+            &["load"],
+            &target[..],
+            &short[..],
+            &["--workload", workload],
+        ]
+        .concat();
+        let report = bench(&args, &token).await;
+        assert!(calls(&report) > 0, "{workload}: {report}");
+    }
+    let open = [
+        &["load"],
+        &target[..],
+        &short[..],
+        &["--workload", "get", "--rate", "100"],
+    ]
+    .concat();
+    let report = bench(&open, &token).await;
+    assert_eq!(report["mode"], "open");
+    assert!(calls(&report) > 0, "{report}");
+
+    // Every watcher hears every ticket created while it listens (errors counts those that
+    // heard fewer).
+    let fanout = [
+        &["fanout"],
+        &target[..],
+        &["--watchers", "5", "--rate", "20", "--seconds", "0.5"],
+    ]
+    .concat();
+    let report = bench(&fanout, &token).await;
+    assert!(calls(&report) >= 5, "{report}");
+
+    let raw = format!("sqlite://{}", server.dir.path().join("raw.db").display());
+    let store = [
+        "store",
+        "--database-url",
+        raw.as_str(),
+        "--batch",
+        "16",
+        "--seconds",
+        "0.3",
+        "--warmup",
+        "0",
+    ];
+    let report = bench(&store, &token).await;
+    assert_eq!(report["workload"], "store-group");
+    assert!(calls(&report) > 0, "{report}");
+}
