@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long a pooled connection may sit idle before it is pinged on its next use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 /// Runs of a write the database aborted (serialization failure, deadlock) before giving up.
 const MAX_ATTEMPTS: u32 = 8;
 /// Runs of a write whose connection died under it: once more on a fresh connection, not
@@ -87,7 +89,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(true)
+            // A connection that sat idle may have been cut (a server restart, a proxy):
+            // pinged before use, and dropped if dead. One in steady use is not, which saves
+            // a round trip per call.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < IDLE_BEFORE_PING {
+                        return Ok(true);
+                    }
+                    Ok(sqlx::Connection::ping(conn).await.is_ok())
+                })
+            })
             .after_connect(move |conn, _| {
                 let session_limits = session_limits.clone();
                 Box::pin(async move {
