@@ -12,7 +12,6 @@
 # binary; default: this checkout's release build), OUT (bench/results/<store>.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 store=${1:-sqlite}
 seconds=${SECONDS_PER_RUN:-10}
 concurrency=${CONCURRENCY:-64}
@@ -22,17 +21,8 @@ pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 server_core=0
 load_core=1
 
-cargo build --release --bins
-casework=${CASEWORK_BIN:-$root/target/release/casework}
-bench="$root/target/release/casework-bench"
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p bench/results
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 out=${OUT:-bench/results/$store.jsonl}
 : >"$out"
 
@@ -48,11 +38,6 @@ fresh_database() {
   esac
 }
 
-note() { # tags the JSON line with the store and the tickets stored
-  jq -c --arg store "$store" --argjson stored "$2" '. + {store: $store, tickets_stored: $stored}' <<<"$1" |
-    tee -a "$out"
-}
-
 # The raw store baselines, on the server's core: one transaction per write (on PostgreSQL
 # from as many connections as the server's pool, 16), then group-committed.
 writers=1
@@ -64,19 +49,7 @@ url=$(fresh_database raw_group)
 note "$(taskset -c $server_core "$bench" store --database-url "$url" --batch 128 \
   --concurrency "$concurrency" --seconds "$seconds")" 0
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=$(fresh_database server)
-taskset -c $server_core "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
-  --jwt-secret bench-secret-0123456789 --log warn >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-export CASEWORK_BENCH_TOKEN
-CASEWORK_BENCH_TOKEN=$("$casework" token --sub admin@example.com --role admin \
-  --jwt-secret bench-secret-0123456789 --database-url "$url")
-target=(--addr "http://127.0.0.1:$port")
+start_server "$(fresh_database server)"
 load() { taskset -c $load_core "$bench" load "${target[@]}" "$@"; }
 
 taskset -c $load_core "$bench" seed "${target[@]}" --tickets "$tickets"

@@ -541,3 +541,40 @@ async fn live_streams_filter_the_shared_feed_as_the_store_does(backend: Backend)
     server.stop().await;
 }
 }
+
+both_backends! {
+#[tokio::test]
+async fn an_event_the_feed_cannot_read_holds_only_the_streams_it_concerns(backend: Backend) {
+    // A row the shared feed cannot decode (say, an event type a newer replica wrote) must
+    // not hold streams whose filter never matches it: they read from the store themselves.
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    let mut elsewhere = new_ticket("cust-x");
+    elsewhere.queue = OTHER_QUEUE.into();
+    let elsewhere = admin.create(elsewhere).await.expect("other queue");
+    let mut watcher = admin.clone();
+    let mut stream = watch(
+        &mut watcher,
+        pb::WatchTicketsRequest {
+            queues: vec![QUEUE.into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    server
+        .scalar(&format!(
+            "INSERT INTO ticket_events (ticket_id, event_type, actor, at, version, payload, \
+             queue, customer_id) VALUES ('{}', 'NOT_A_TYPE', 'newer-replica', 0, 1, '{{}}', \
+             '{OTHER_QUEUE}', 'cust-x') RETURNING id",
+            elsewhere.id
+        ))
+        .await;
+    let ticket = admin.create(new_ticket("cust-y")).await.expect("create");
+    let event = next_event(&mut stream).await;
+    assert_eq!(
+        (event.ticket_id, event.r#type),
+        (ticket.id, pb::TicketEventType::Created as i32)
+    );
+    server.stop().await;
+}
+}

@@ -22,6 +22,9 @@ pub(crate) struct Batch {
     pub after: i64,
     pub upto: i64,
     pub items: Vec<Watched>,
+    /// The feed could not read past `after` (it tries again): streams read from the store
+    /// themselves meanwhile, so one bad row delays only the streams whose filter matches it.
+    pub stalled: bool,
 }
 
 pub(crate) struct Feed {
@@ -62,6 +65,11 @@ async fn read(
     let mut last = *commits.borrow_and_update();
     loop {
         let upto = *commits.borrow_and_update();
+        if batches.receiver_count() == 0 {
+            // Nobody listens: nothing to read (a stream that starts later reads from the
+            // store up to where the feed is).
+            last = upto;
+        }
         while last < upto {
             let read = store
                 .watch_events(
@@ -76,6 +84,12 @@ async fn read(
                 Ok(items) => items,
                 Err(error) => {
                     tracing::warn!(%error, "the live event feed could not read the event log");
+                    let _ = batches.send(Arc::new(Batch {
+                        after: last,
+                        upto: last,
+                        items: Vec::new(),
+                        stalled: true,
+                    }));
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY) => continue,
                         _ = shutdown.cancelled() => return,
@@ -91,6 +105,7 @@ async fn read(
                 after: last,
                 upto: reached,
                 items,
+                stalled: false,
             }));
             last = reached;
         }

@@ -871,8 +871,15 @@ impl App {
         self.access(principal)
             .await?
             .require(&[Role::Admin], "manage departments")?;
-        self.store.upsert_department(&department).await?;
-        Ok(department)
+        // Finished even if the caller goes away: in-memory copies are dropped after it.
+        let app = self.clone();
+        self.detached(async move {
+            app.store
+                .upsert_department(&department)
+                .await
+                .map(|()| department)
+        })
+        .await
     }
 
     /// Queue ids to names, for showing a ticket's queue by name (the REST shim). Reference
@@ -908,8 +915,10 @@ impl App {
         self.access(principal)
             .await?
             .require(&[Role::Admin], "manage queues")?;
-        self.store.upsert_queue(&queue).await?;
-        Ok(queue)
+        // Finished even if the caller goes away: in-memory copies are dropped after it.
+        let app = self.clone();
+        self.detached(async move { app.store.upsert_queue(&queue).await.map(|()| queue) })
+            .await
     }
 
     pub async fn queue_stats(
@@ -1056,6 +1065,10 @@ impl EventStream {
     /// Delivers the feed's batch, first reading from the store what lies between the
     /// stream's position and the batch.
     async fn deliver(&mut self, batch: &Batch) -> bool {
+        if batch.stalled {
+            let upto = *self.app.store.commits().borrow();
+            return self.catch_up(upto).await;
+        }
         if batch.after > self.last && !self.catch_up(batch.after).await {
             return false;
         }

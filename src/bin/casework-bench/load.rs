@@ -263,9 +263,18 @@ pub async fn run(args: LoadArgs) -> Result<()> {
     let measured = Duration::from_secs_f64(args.seconds);
     let name = format!("{:?}", args.workload).to_lowercase();
     let report = match args.rate {
-        None => closed_loop(&caller, args.workload, args.concurrency, warmup, measured)
-            .await
-            .map(|tally| Report::new(&name, "closed", args.concurrency, None, measured, &tally)),
+        None => closed_loop(
+            &caller,
+            args.workload,
+            args.concurrency,
+            Run {
+                warmup,
+                measured,
+                calls: None,
+            },
+        )
+        .await
+        .map(|tally| Report::new(&name, "closed", args.concurrency, None, measured, &tally)),
         Some(rate) => open_loop(
             &caller,
             args.workload,
@@ -290,17 +299,24 @@ pub async fn run(args: LoadArgs) -> Result<()> {
     Ok(())
 }
 
+/// How long a closed loop runs, and how many calls it makes at most.
+struct Run {
+    warmup: Duration,
+    measured: Duration,
+    calls: Option<u64>,
+}
+
 /// `concurrency` workers, each calling as soon as its previous call returns.
 async fn closed_loop(
     caller: &Arc<Caller>,
     workload: Workload,
     concurrency: usize,
-    warmup: Duration,
-    measured: Duration,
+    run: Run,
 ) -> Result<Tally> {
     let start = Instant::now();
-    let from = start + warmup;
-    let until = from + measured;
+    let from = start + run.warmup;
+    let until = from + run.measured;
+    let limit = run.calls.unwrap_or(u64::MAX);
     let counter = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for slot in 0..concurrency {
@@ -314,6 +330,9 @@ async fn closed_loop(
                     break;
                 }
                 let n = counter.fetch_add(1, Ordering::Relaxed);
+                if n >= limit {
+                    break;
+                }
                 let outcome = caller.call(workload, slot, n).await;
                 if began >= from {
                     tally.add(began.elapsed(), outcome);
@@ -374,28 +393,16 @@ async fn open_loop(
 
 pub async fn seed(args: SeedArgs) -> Result<()> {
     let caller = Arc::new(Caller::connect(&args.target, args.concurrency).await?);
-    let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut workers = Vec::new();
-    for slot in 0..args.concurrency {
-        let caller = caller.clone();
-        let next = next.clone();
-        let total = args.tickets;
-        workers.push(tokio::spawn(async move {
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= total {
-                    return Ok::<(), String>(());
-                }
-                caller
-                    .call(Workload::Create, slot, n)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-        }));
-    }
-    for worker in workers {
-        worker.await??;
+    let run = Run {
+        warmup: Duration::ZERO,
+        // Until the calls are made.
+        measured: Duration::from_secs(365 * 24 * 3600),
+        calls: Some(args.tickets),
+    };
+    let tally = closed_loop(&caller, Workload::Create, args.concurrency, run).await?;
+    if let Some(error) = tally.first_error {
+        return Err(format!("{} creates failed, the first with: {error}", tally.errors).into());
     }
     eprintln!(
         "seeded {} tickets in {:.1}s",
