@@ -536,7 +536,10 @@ async fn live_streams_filter_the_shared_feed_as_the_store_does(backend: Backend)
         }
         assert_eq!(got, expected, "watcher {i} heard what the store says it should");
         let next = next_event(stream).await;
-        assert_eq!(next.ticket_id, last.id, "watcher {i} heard nothing more before the last ticket");
+        assert_eq!(
+            next.ticket_id, last.id,
+            "watcher {i} heard nothing more before the last ticket"
+        );
     }
     server.stop().await;
 }

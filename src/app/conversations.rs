@@ -416,7 +416,7 @@ impl App {
         let app = self.clone();
         // Messages of a room are added under its ticket's lock, so their sequence numbers
         // commit in order: the room needs no committed position, only word of commits.
-        Ok(self.follow(self.store.activity(), last, move |after, _| {
+        Ok(self.follow(self.store.activity(), last, move |after| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
             let access = access.clone();
             async move {
@@ -436,11 +436,7 @@ impl App {
                         super::FOLLOW_BATCH as i64,
                     )
                     .await?;
-                let reached = messages.last().map_or(after, |m| m.seq);
-                Ok(super::Scanned {
-                    items: messages.into_iter().map(|m| (m.seq, m)).collect(),
-                    reached,
-                })
+                Ok(messages.into_iter().map(|m| (m.seq, m)).collect())
             }
         }))
     }

@@ -61,13 +61,6 @@ impl Default for AppConfig {
 /// Items a stream reads from the store at a time.
 pub(crate) const FOLLOW_BATCH: usize = 256;
 
-/// What one read of a live stream found: the items with their positions, and how far it
-/// looked (past the last item when the rest of the stretch matched nothing).
-pub(crate) struct Scanned<T> {
-    pub items: Vec<(i64, T)>,
-    pub reached: i64,
-}
-
 #[derive(Clone)]
 pub struct App {
     pub(crate) store: Arc<dyn Store>,
@@ -109,6 +102,11 @@ impl App {
         self.agents.get(id, self.store.get_agent(id)).await
     }
 
+    /// The queue as committed (from memory while unchanged).
+    pub(crate) async fn queue(&self, id: &str) -> Result<Option<crate::domain::Queue>> {
+        self.queues.get(id, self.store.get_queue(id)).await
+    }
+
     /// The escalation department as committed (from memory while unchanged).
     pub(crate) async fn department(
         &self,
@@ -124,12 +122,11 @@ impl App {
         self.shutdown.cancel();
     }
 
-    /// A live stream over an ordered log: `fetch(after, upto)` reads items after a position,
-    /// each with its own position, given the value of `wake` (the event log's committed
-    /// position for event streams). Reads the
-    /// store, so a slow client only delays itself and a reconnecting one misses nothing; waits
-    /// for commits when caught up; ends when the client leaves, the server shuts down or
-    /// `stream_max_lifetime` passes.
+    /// A live stream over an ordered log (a room's messages; ticket events go through
+    /// `feed.rs`): `fetch(after)` reads the items after a position, each with its own
+    /// position. Reads the store, so a slow client only delays itself and a reconnecting one
+    /// misses nothing; waits for `wake` to change when caught up; ends when the client
+    /// leaves, the server shuts down or `stream_max_lifetime` passes.
     pub(crate) fn follow<T, F, Fut>(
         &self,
         mut wake: watch::Receiver<i64>,
@@ -138,8 +135,8 @@ impl App {
     ) -> ReceiverStream<Result<T>>
     where
         T: Send + 'static,
-        F: Fn(i64, i64) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Scanned<T>>> + Send,
+        F: Fn(i64) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<(i64, T)>>> + Send,
     {
         let (tx, rx) = mpsc::channel(self.config.stream_buffer);
         let shutdown = self.shutdown.clone();
@@ -148,24 +145,22 @@ impl App {
             let ended = tokio::time::sleep(lifetime);
             tokio::pin!(ended);
             loop {
-                let upto = *wake.borrow_and_update();
-                let scanned = match fetch(last, upto).await {
-                    Ok(scanned) => scanned,
+                wake.borrow_and_update();
+                let items = match fetch(last).await {
+                    Ok(items) => items,
                     Err(error) => {
                         let _ = tx.send(Err(error)).await;
                         return;
                     }
                 };
-                let caught_up = scanned.items.len() < FOLLOW_BATCH;
-                for (position, item) in scanned.items {
+                let caught_up = items.len() < FOLLOW_BATCH;
+                for (position, item) in items {
                     last = position;
                     tokio::select! {
                         sent = tx.send(Ok(item)) => if sent.is_err() { return },
                         _ = shutdown.cancelled() => return,
                     }
                 }
-                // A quiet stream does not scan the same stretch again.
-                last = last.max(scanned.reached);
                 if caught_up {
                     tokio::select! {
                         changed = wake.changed() => if changed.is_err() { return },

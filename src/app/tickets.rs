@@ -257,8 +257,7 @@ impl App {
     }
 
     pub(crate) async fn check_queue(&self, field: &str, queue_id: &str) -> Result<Queue> {
-        self.queues
-            .get(queue_id, self.store.get_queue(queue_id))
+        self.queue(queue_id)
             .await?
             .ok_or_else(|| Error::invalid(field, format!("unknown queue {queue_id}")))
     }

@@ -32,9 +32,9 @@ pub enum MessageAdded {
 }
 
 /// Writes a changed ticket and its events if the stored version is still that of `original`
-/// (the ticket as read before the change); `None` when another change won. The room follows the ticket's `chat_room_closed` (closed by
-/// CloseRoom or the auto-close, open again on reopen), and an agent getting the ticket is
-/// recorded for routing's "longest idle".
+/// (the ticket as read before the change); `None` when another change won. The room follows
+/// the ticket's `chat_room_closed` (closed by CloseRoom or the auto-close, open again on
+/// reopen), and an agent getting the ticket is recorded for routing's "longest idle".
 pub async fn save_change(
     tx: &mut dyn Tx,
     ticket: &Ticket,

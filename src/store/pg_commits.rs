@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The notification channel every replica listens on.
 const CHANNEL: &str = "casework_commits";
-/// The channel announcing changes to agents and reference data (sent in the changing transaction, so
-/// it is delivered with its commit).
+/// The channel announcing changes to agents and reference data (sent in the changing
+/// transaction, so it is delivered with its commit).
 const REFERENCE_CHANNEL: &str = "casework_reference";
 pub(super) const ANNOUNCE_REFERENCE: &str = "SELECT pg_notify('casework_reference', '')";
 /// How often the position is recomputed when nothing announces commits.

@@ -888,8 +888,8 @@ macro_rules! sql_store {
             };
             use $crate::store::sql::{
                 ACTIVE, UNREAD, agent_columns, agent_list_insert, decode_agent, decode_ccr,
-                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row, decode_watched,
-                push_serves_queue,
+                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row,
+                decode_watched, push_serves_queue,
             };
             use $crate::store::{
                 AgentStore, CcrStore, EventStore, ReferenceStore, TicketStore,
