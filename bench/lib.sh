@@ -1,34 +1,49 @@
 # Shared by bench/run.sh and bench/scale.sh (sourced, from the repository root): builds the
-# release binaries, and starts `casework serve --demo` pinned to core 0 with an admin token
-# for the load generator.
+# release binaries, and starts `casework serve --demo` (one or more replicas) pinned to core 0
+# with an admin token for the load generator.
 cargo build --release --bins
 casework=${CASEWORK_BIN:-$(pwd)/target/release/casework}
 bench="$(pwd)/target/release/casework-bench"
 work=$(mktemp -d)
-server_pid=
+server_pids=()
 cleanup() {
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+  [ ${#server_pids[@]} -eq 0 ] || kill "${server_pids[@]}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 mkdir -p bench/results
 
-# start_server URL: serves URL on a free loopback port; sets server_pid, target and
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server URL [REPLICAS]: serves URL on free loopback ports, from REPLICAS processes
+# (default 1; more only share a PostgreSQL database), all on core 0; sets server_pid (the
+# first), server_pids, target (the load generator's --addr, every replica) and
 # CASEWORK_BENCH_TOKEN.
 start_server() {
-  local url=$1 port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  taskset -c 0 "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
-    --jwt-secret bench-secret-0123456789 --log warn >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.2
+  local url=$1 replicas=${2:-1} port addrs=
+  for i in $(seq 1 "$replicas"); do
+    port=$(free_port)
+    taskset -c 0 "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
+      --jwt-secret bench-secret-0123456789 --log warn >"$work/server-$i.log" 2>&1 &
+    server_pids+=($!)
+    for _ in $(seq 1 150); do
+      curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    addrs+="${addrs:+,}http://127.0.0.1:$port"
   done
+  server_pid=${server_pids[0]}
   export CASEWORK_BENCH_TOKEN
   CASEWORK_BENCH_TOKEN=$("$casework" token --sub admin@example.com --role admin \
     --jwt-secret bench-secret-0123456789 --database-url "$url")
-  target=(--addr "http://127.0.0.1:$port")
+  target=(--addr "$addrs")
+}
+
+# servers_rss_mib: the resident memory of every server process, summed.
+servers_rss_mib() {
+  ps -o rss= -p "$(IFS=,; echo "${server_pids[*]}")" | awk '{ kib += $1 } END { printf "%.1f", kib / 1024 }'
 }
 
 # note JSON TICKETS: the JSON line tagged with the store and the tickets stored, to $out.

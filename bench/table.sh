@@ -15,11 +15,11 @@ jq -rs '
   | (rate("store-group"; "closed")) as $group
   | "| workload | mode | calls/s | p50 ms | p99 ms | p99.9 ms | vs. baseline |",
     "| --- | --- | --- | --- | --- | --- | --- |",
-    (.[] | select(.workload != null) |
+    (.[] | select(.workload != null and (.sweep | not)) |
       "| \(.workload) | \(.mode)\(if .rate then " @ \(.rate | round)/s" else "" end) "
       + "| \(.per_second | fmt) | \(.p50_ms | fmt) | \(.p99_ms | fmt) | \(.p999_ms | fmt) | "
       + (if (.workload | test("^(get|list|restget)$")) and .mode == "closed" then ratio(.per_second; $health) + " health"
-         elif (.workload | test("^(create|message)$")) and .mode == "closed" then
+         elif (.workload | test("^(create|message|day)$")) and .mode == "closed" then
            ratio(.per_second; $group) + " group loop, " + ratio(.per_second; $tx) + " tx loop"
          elif .workload == "health" then "ceiling"
          elif (.workload | test("^store-")) then "baseline"

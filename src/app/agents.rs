@@ -4,7 +4,7 @@ use super::App;
 use super::validate::{MAX_ID_LEN, MAX_NAME_LEN, Violations};
 use crate::clock::Time;
 use crate::domain::query::{Scope, WatchFilter};
-use crate::domain::{Agent, AgentStatus, Principal, Role, Ticket, TicketEvent};
+use crate::domain::{Agent, AgentStatus, Principal, Role};
 use crate::error::{Error, Result};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -319,7 +319,7 @@ impl App {
         &self,
         principal: &Principal,
         after_event_id: i64,
-    ) -> Result<ReceiverStream<Result<(TicketEvent, Option<Ticket>)>>> {
+    ) -> Result<ReceiverStream<Result<super::tickets::WatchItem>>> {
         let access = self.access(principal).await?;
         access.require(
             &[Role::Agent, Role::Supervisor, Role::Admin],

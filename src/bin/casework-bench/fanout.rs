@@ -7,7 +7,6 @@ use crate::report::{Report, Tally, histogram, record};
 use casework::pb;
 use casework::pb::ticket_service_client::TicketServiceClient;
 use std::time::{Duration, Instant, SystemTime};
-use tonic::transport::Channel;
 
 #[derive(clap::Args)]
 pub struct FanoutArgs {
@@ -24,14 +23,9 @@ pub struct FanoutArgs {
 }
 
 pub async fn run(args: FanoutArgs) -> Result<()> {
-    let mut channels = Vec::new();
-    for _ in 0..args.target.connections.max(1) {
-        channels.push(
-            Channel::from_shared(args.target.addr.clone())?
-                .connect()
-                .await?,
-        );
-    }
+    // With several replicas the watchers are spread over all of them and the writer uses the
+    // first, so most deliveries cross from one replica to another.
+    let channels = args.target.channels().await?;
     let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
         format!("Bearer {}", args.target.token).parse()?;
     // Open every stream before the first write, so each sees every event.

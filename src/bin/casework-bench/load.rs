@@ -3,6 +3,7 @@
 use crate::Result;
 use crate::report::{Report, Tally};
 use casework::pb;
+use casework::pb::agent_service_client::AgentServiceClient;
 use casework::pb::conversation_service_client::ConversationServiceClient;
 use casework::pb::ticket_service_client::TicketServiceClient;
 use std::sync::Arc;
@@ -27,11 +28,26 @@ pub enum Workload {
     Message,
     /// REST GET /v1/tickets/{id} (the blueprint JSON), random among the stored tickets.
     RestGet,
+    /// An agent day: each slot walks tickets through their lives, one call at a time —
+    /// created and routed to one of the bench's online agents (assigned by hand when routing
+    /// found none free), answered, put on hold, resumed, answered again, closed.
+    Day,
 }
+
+/// Where a slot of the agent-day workload is in its current ticket's life.
+#[derive(Default)]
+struct Day {
+    ticket: String,
+    step: u8,
+}
+
+/// Agents the agent-day workload puts online in the queue.
+const DAY_AGENTS: usize = 20;
 
 #[derive(clap::Args)]
 pub struct Target {
-    /// The server's gRPC address.
+    /// The server's gRPC address; several, comma-separated, spread the connections over
+    /// replicas (the REST workload uses the first).
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub addr: String,
     /// A bearer token (admin or service for the write workloads).
@@ -43,6 +59,23 @@ pub struct Target {
     /// Queue of created and listed tickets.
     #[arg(long, default_value = "chat-sg-en")]
     pub queue: String,
+}
+
+impl Target {
+    fn addrs(&self) -> Vec<&str> {
+        self.addr.split(',').map(str::trim).collect()
+    }
+
+    /// `connections` HTTP/2 connections, round-robin over the addresses.
+    pub async fn channels(&self) -> Result<Vec<Channel>> {
+        let addrs = self.addrs();
+        let mut channels = Vec::new();
+        for i in 0..self.connections.max(addrs.len()) {
+            let addr = addrs[i % addrs.len()].to_string();
+            channels.push(Channel::from_shared(addr)?.connect().await?);
+        }
+        Ok(channels)
+    }
 }
 
 #[derive(clap::Args)]
@@ -100,25 +133,25 @@ struct Caller {
     ids: Vec<String>,
     /// Per slot: the next page token of the list workload.
     cursors: Vec<Mutex<String>>,
+    /// Per slot: the ticket the agent-day workload is working on.
+    days: Vec<Mutex<Day>>,
     /// Distinct per process, so runs against one database never share idempotency keys.
     run: uuid::Uuid,
 }
 
 impl Caller {
     async fn connect(target: &Target, slots: usize) -> Result<Caller> {
-        let mut channels = Vec::new();
-        for _ in 0..target.connections.max(1) {
-            channels.push(Channel::from_shared(target.addr.clone())?.connect().await?);
-        }
+        let channels = target.channels().await?;
         Ok(Caller {
             channels,
             http: reqwest::Client::new(),
-            http_base: target.addr.trim_end_matches('/').to_string(),
+            http_base: target.addrs()[0].trim_end_matches('/').to_string(),
             bearer: format!("Bearer {}", target.token).parse()?,
             token: target.token.clone(),
             queue: target.queue.clone(),
             ids: Vec::new(),
             cursors: (0..slots).map(|_| Mutex::new(String::new())).collect(),
+            days: (0..slots).map(|_| Mutex::new(Day::default())).collect(),
             run: uuid::Uuid::new_v4(),
         })
     }
@@ -158,6 +191,110 @@ impl Caller {
         if self.ids.is_empty() {
             return Err(format!("queue {} holds no tickets: seed first", self.queue).into());
         }
+        Ok(())
+    }
+
+    /// Puts the agent-day workload's agents online in the queue, with room for every slot's
+    /// ticket.
+    async fn staff(&self) -> Result<()> {
+        let mut agents = AgentServiceClient::new(self.channel(0));
+        for i in 0..DAY_AGENTS {
+            let id = format!("bench-agent-{i}@example.com");
+            agents
+                .upsert_agent(self.request(pb::UpsertAgentRequest {
+                    agent: Some(pb::Agent {
+                        id: id.clone(),
+                        name: format!("Bench Agent {i}"),
+                        role: pb::AgentRole::Agent as i32,
+                        queues: vec![self.queue.clone()],
+                        languages: vec!["en".into()],
+                        max_concurrent: 100,
+                        ..Default::default()
+                    }),
+                }))
+                .await?;
+            agents
+                .set_status(self.request(pb::SetStatusRequest {
+                    agent_id: id,
+                    status: "online".into(),
+                }))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The next call of a slot's agent day.
+    async fn day(&self, slot: usize, n: u64) -> Result<()> {
+        let mut day = self.days[slot % self.days.len()].lock().await;
+        let mut tickets = TicketServiceClient::new(self.channel(slot));
+        let ticket_id = day.ticket.clone();
+        let reply = pb::SendMessageRequest {
+            ticket_id: ticket_id.clone(),
+            client_message_id: format!("bench-{}-{n}", self.run),
+            sender_type: pb::SenderType::Agent as i32,
+            body: "Thanks, we are looking into it.".into(),
+            ..Default::default()
+        };
+        // A failed call starts a new ticket (the step stays 0 until one succeeds).
+        let step = std::mem::take(&mut day.step);
+        day.step = match step {
+            0 => {
+                let ticket = tickets
+                    .create_ticket(self.request(self.new_ticket(n)))
+                    .await?
+                    .into_inner()
+                    .ticket
+                    .ok_or("CreateTicket returned no ticket")?;
+                day.ticket = ticket.id;
+                // Routed: straight to the reply; else an assignment by hand first.
+                if ticket.assignee.is_empty() { 1 } else { 2 }
+            }
+            1 => {
+                tickets
+                    .assign_ticket(self.request(pb::AssignTicketRequest {
+                        ticket_id,
+                        agent_id: format!("bench-agent-{}@example.com", n as usize % DAY_AGENTS),
+                        ..Default::default()
+                    }))
+                    .await?;
+                2
+            }
+            2 | 5 => {
+                ConversationServiceClient::new(self.channel(slot))
+                    .send_message(self.request(reply))
+                    .await?;
+                step + 1
+            }
+            3 => {
+                tickets
+                    .hold_ticket(self.request(pb::HoldTicketRequest {
+                        ticket_id,
+                        reason: "Waiting for the warehouse".into(),
+                        ..Default::default()
+                    }))
+                    .await?;
+                4
+            }
+            4 => {
+                tickets
+                    .resume_ticket(self.request(pb::ResumeTicketRequest {
+                        ticket_id,
+                        ..Default::default()
+                    }))
+                    .await?;
+                5
+            }
+            _ => {
+                tickets
+                    .close_ticket(self.request(pb::CloseTicketRequest {
+                        ticket_id,
+                        resolution_status: pb::ResolutionStatus::Refunded as i32,
+                        ..Default::default()
+                    }))
+                    .await?;
+                0
+            }
+        };
         Ok(())
     }
 
@@ -245,6 +382,7 @@ impl Caller {
                 }
                 response.bytes().await?;
             }
+            Workload::Day => self.day(slot, n).await?,
         }
         Ok(())
     }
@@ -257,6 +395,9 @@ pub async fn run(args: LoadArgs) -> Result<()> {
         Workload::Get | Workload::Message | Workload::RestGet
     ) {
         caller.load_ids(args.ids).await?;
+    }
+    if matches!(args.workload, Workload::Day) {
+        caller.staff().await?;
     }
     let caller = Arc::new(caller);
     let warmup = Duration::from_secs_f64(args.warmup);

@@ -232,9 +232,12 @@ impl AgentService for AgentApi {
             .watch_my_tickets(&principal, after)
             .await?
             .map(|item| {
-                item.map(|(event, ticket)| pb::WatchMyTicketsResponse {
-                    event: Some(event.into()),
-                    ticket: ticket.map(Into::into),
+                item.map(|item| {
+                    let (event, ticket) = *item;
+                    pb::WatchMyTicketsResponse {
+                        event: Some(event.into()),
+                        ticket: ticket.map(Into::into),
+                    }
                 })
                 .map_err(Status::from)
             });

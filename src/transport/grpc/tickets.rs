@@ -523,9 +523,12 @@ impl TicketService for TicketApi {
             .watch_tickets(&principal, watch, r.after_event_id)
             .await?
             .map(|item| {
-                item.map(|(event, ticket)| pb::WatchTicketsResponse {
-                    event: Some(event.into()),
-                    ticket: ticket.map(Into::into),
+                item.map(|item| {
+                    let (event, ticket) = *item;
+                    pb::WatchTicketsResponse {
+                        event: Some(event.into()),
+                        ticket: ticket.map(Into::into),
+                    }
                 })
                 .map_err(Status::from)
             });
