@@ -37,7 +37,26 @@ fn validation(algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = 5;
     validation.set_required_spec_claims(&["exp", "sub"]);
+    // A token whose `nbf` lies ahead is not valid yet.
+    validation.validate_nbf = true;
     validation
+}
+
+/// Why a token was refused, in words of our own: the JWT library's messages name its parser's
+/// internals, which tell a prober more than a caller needs.
+fn refused(error: jsonwebtoken::errors::Error) -> Error {
+    use jsonwebtoken::errors::ErrorKind;
+    let why = match error.kind() {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)",
+        ErrorKind::InvalidSignature => "the signature does not verify",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "signed with an algorithm this server does not accept"
+        }
+        ErrorKind::MissingRequiredClaim(_) => "missing a required claim (sub, exp)",
+        _ => "malformed",
+    };
+    Error::Unauthenticated(format!("invalid token: {why}"))
 }
 
 impl Authenticator {
@@ -120,25 +139,26 @@ impl Authenticator {
     ) -> Result<Principal> {
         let header = authorization
             .ok_or_else(|| Error::Unauthenticated("missing authorization bearer token".into()))?;
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
                 Error::Unauthenticated("authorization must be `bearer <token>`".into())
             })?;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| Error::Unauthenticated(format!("invalid token: {e}")))?
+            .map_err(refused)?
             .claims;
         if claims.sub.is_empty() || claims.sub.len() > 128 {
             return Err(Error::Unauthenticated("invalid token: bad sub".into()));
         }
-        let role = Role::parse(&claims.role).ok_or_else(|| {
-            Error::Unauthenticated(format!("invalid token: unknown role {:?}", claims.role))
-        })?;
-        let agent_user_id = agent_user_id.map(str::trim).filter(|v| !v.is_empty());
-        let customer_id = customer_id.map(str::trim).filter(|v| !v.is_empty());
+        let role = Role::parse(&claims.role)
+            .ok_or_else(|| Error::Unauthenticated("invalid token: unknown role".into()))?;
+        // Matched exactly as sent: ` admin@example.com` names no one, not the admin.
+        let agent_user_id = agent_user_id.filter(|v| !v.is_empty());
+        let customer_id = customer_id.filter(|v| !v.is_empty());
         if role != Role::Service {
             // Old clients send the acting-for header with every call, also on the agent's own
             // token: accepted when it names the token's subject, refused otherwise.
