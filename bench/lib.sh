@@ -19,10 +19,10 @@ free_port() {
 
 # start_server URL [REPLICAS]: serves URL on free loopback ports, from REPLICAS processes
 # (default 1; more only share a PostgreSQL database), all on core 0; sets server_pid (the
-# first), server_pids, target (the load generator's --addr, every replica) and
+# first of them), adds them to server_pids, sets target (the load generator's --addr, every replica) and
 # CASEWORK_BENCH_TOKEN.
 start_server() {
-  local url=$1 replicas=${2:-1} port addrs=
+  local url=$1 replicas=${2:-1} first=${#server_pids[@]} port addrs=
   for i in $(seq 1 "$replicas"); do
     port=$(free_port)
     taskset -c 0 "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
@@ -34,14 +34,14 @@ start_server() {
     done
     addrs+="${addrs:+,}http://127.0.0.1:$port"
   done
-  server_pid=${server_pids[0]}
+  server_pid=${server_pids[$first]}
   export CASEWORK_BENCH_TOKEN
   CASEWORK_BENCH_TOKEN=$("$casework" token --sub admin@example.com --role admin \
     --jwt-secret bench-secret-0123456789 --database-url "$url")
   target=(--addr "$addrs")
 }
 
-# servers_rss_mib: the resident memory of every server process, summed.
+# servers_rss_mib: the resident memory of the running server processes, summed.
 servers_rss_mib() {
   ps -o rss= -p "$(IFS=,; echo "${server_pids[*]}")" | awk '{ kib += $1 } END { printf "%.1f", kib / 1024 }'
 }

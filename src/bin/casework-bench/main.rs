@@ -15,6 +15,7 @@
 //! `bench/run.sh` pins the server and this tool to separate cores and collects the lines.
 mod fanout;
 mod load;
+mod peer;
 mod report;
 mod store;
 
@@ -40,6 +41,8 @@ enum Command {
     Store(store::StoreArgs),
     /// Creates tickets through CreateTicket (data for the read workloads).
     Seed(load::SeedArgs),
+    /// Create, get or list over HTTP/1.1, against casework or a peer (django-helpdesk).
+    Http(peer::HttpArgs),
 }
 
 #[tokio::main]
@@ -50,6 +53,7 @@ async fn main() -> std::process::ExitCode {
         Command::Fanout(args) => fanout::run(args).await,
         Command::Store(args) => store::run(args).await,
         Command::Seed(args) => load::seed(args).await,
+        Command::Http(args) => peer::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
