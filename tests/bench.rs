@@ -1,5 +1,6 @@
 //! `casework-bench` against a real server and a real store: every workload, both loop modes,
-//! the fan-out and the raw store baseline run and report calls without errors. (The figures
+//! several addresses, the HTTP/1.1 side-by-side client, the fan-out and the raw store baseline
+//! run and report calls without errors. (The figures
 //! are BENCHMARKS.md's business; no timing is asserted here.)
 mod common;
 
@@ -42,7 +43,9 @@ async fn every_workload_runs_against_a_real_server() {
     let seed = [&target[..], &["--tickets", "40", "--concurrency", "4"]].concat();
     bench(&[&["seed"], &seed[..]].concat(), &token).await;
     let short = ["--seconds", "0.3", "--warmup", "0", "--concurrency", "4"];
-    for workload in ["health", "get", "list", "rest-get", "create", "message"] {
+    for workload in [
+        "health", "get", "list", "rest-get", "create", "message", "day",
+    ] {
         let args = [
             &["load"],
             &target[..],
@@ -63,6 +66,29 @@ async fn every_workload_runs_against_a_real_server() {
     let report = bench(&open, &token).await;
     assert_eq!(report["mode"], "open");
     assert!(calls(&report) > 0, "{report}");
+
+    // Several addresses (replicas) share the calls.
+    let replicas = format!("{addr},{addr}");
+    let spread = [
+        &["load", "--addr", replicas.as_str()],
+        &short[..],
+        &["--workload", "get"],
+    ]
+    .concat();
+    assert!(calls(&bench(&spread, &token).await) > 0);
+
+    // The side-by-side's HTTP/1.1 client: REST and grpc-web.
+    for workload in ["get", "list", "create"] {
+        let args = [
+            &["http", "--system", "casework", "--base-url", addr.as_str()],
+            &short[..],
+            &["--workload", workload],
+        ]
+        .concat();
+        let report = bench(&args, &token).await;
+        assert_eq!(report["system"], "casework");
+        assert!(calls(&report) > 0, "http {workload}: {report}");
+    }
 
     // Every watcher hears every ticket created while it listens (errors counts those that
     // heard fewer).

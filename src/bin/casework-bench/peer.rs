@@ -9,9 +9,13 @@
 use crate::Result;
 use crate::report::{Report, Tally};
 use casework::pb;
+use casework::pb::ticket_service_client::TicketServiceClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tower::Layer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum System {
@@ -76,9 +80,21 @@ pub struct HttpArgs {
     pub timeout: u64,
 }
 
-/// What every call of a run shares: the pool, the credentials, the ticket ids.
+/// casework's TicketService over grpc-web on HTTP/1.1 (tonic-web's client layer over a
+/// keep-alive pool).
+type GrpcWeb = TicketServiceClient<
+    tonic_web::GrpcWebClientService<
+        hyper_util::client::legacy::Client<
+            HttpConnector,
+            tonic_web::GrpcWebCall<tonic::body::Body>,
+        >,
+    >,
+>;
+
+/// What every call of a run shares: the pools, the credentials, the ticket ids.
 struct Client {
     http: reqwest::Client,
+    grpc_web: GrpcWeb,
     system: System,
     base: String,
     authorization: String,
@@ -109,8 +125,18 @@ impl Client {
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(args.timeout))
             .build()?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let pool = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(args.concurrency)
+            .build(connector);
+        let grpc_web = TicketServiceClient::with_origin(
+            tonic_web::GrpcWebClientLayer::new().layer(pool),
+            args.base_url.parse()?,
+        );
         Ok(Client {
             http,
+            grpc_web,
             system: args.system,
             base: args.base_url.trim_end_matches('/').to_string(),
             authorization,
@@ -146,42 +172,13 @@ impl Client {
         checked(response).await
     }
 
-    /// One unary call over grpc-web (a length-prefixed protobuf message each way; the status
-    /// in a trailer frame, or in the headers when the call failed at once).
-    async fn grpc_web<Q: prost::Message, R: prost::Message + Default>(
-        &self,
-        method: &str,
-        request: &Q,
-    ) -> Result<R> {
-        let message = request.encode_to_vec();
-        let mut body = Vec::with_capacity(5 + message.len());
-        body.push(0);
-        body.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
-        body.extend_from_slice(&message);
-        let response = self
-            .http
-            .post(format!("{}/casework.v1.TicketService/{method}", self.base))
-            .header("authorization", &self.authorization)
-            .header("content-type", "application/grpc-web+proto")
-            .header("x-grpc-web", "1")
-            .body(body)
-            .send()
-            .await?;
-        let early = grpc_status(response.headers().get("grpc-status").map(|v| v.as_bytes()));
-        let message = response.headers().get("grpc-message").cloned();
-        let body = checked(response).await?;
-        if let Some(status) = early {
-            return Err(format!("{method}: grpc-status {status} {message:?}").into());
-        }
-        let (message, trailers) = grpc_web_frames(&body)?;
-        let status = trailers
-            .lines()
-            .find_map(|line| line.strip_prefix("grpc-status:"))
-            .map(str::trim);
-        if status != Some("0") {
-            return Err(format!("{method}: {}", trailers.trim()).into());
-        }
-        Ok(R::decode(message.unwrap_or_default())?)
+    /// `request` with the caller's credentials.
+    fn request<T>(&self, body: T) -> Result<tonic::Request<T>> {
+        let mut request = tonic::Request::new(body);
+        request
+            .metadata_mut()
+            .insert("authorization", self.authorization.parse()?);
+        Ok(request)
     }
 
     fn list_request(&self, page_size: u32, page_token: String) -> pb::ListTicketsRequest {
@@ -205,9 +202,12 @@ impl Client {
             System::Casework => {
                 let mut token = String::new();
                 while self.ids.len() < limit {
-                    let page: pb::ListTicketsResponse = self
-                        .grpc_web("ListTickets", &self.list_request(batch as u32, token))
-                        .await?;
+                    let page = self
+                        .grpc_web
+                        .clone()
+                        .list_tickets(self.request(self.list_request(batch as u32, token))?)
+                        .await?
+                        .into_inner();
                     self.ids.extend(page.tickets.into_iter().map(|t| t.id));
                     token = page.next_page_token;
                     if token.is_empty() {
@@ -253,35 +253,31 @@ impl Client {
     async fn call(&self, workload: Workload, n: u64) -> Result<()> {
         match (self.system, workload) {
             (System::Casework, Workload::Create) => {
-                let _: pb::CreateTicketResponse = self
-                    .grpc_web(
-                        "CreateTicket",
-                        &pb::CreateTicketRequest {
-                            request_id: format!("peer-{}-{n}", self.run),
-                            subject: format!("Order {n} arrived cold"),
-                            queue: self.queue.clone(),
-                            channel: "chat".into(),
-                            priority: (n % 5) as i32,
-                            customer: Some(pb::Customer {
-                                id: format!("peer-customer-{}", n % 5000),
-                                name: "Bench Customer".into(),
-                                ..Default::default()
-                            }),
-                            initial_message: "Hello, my order arrived cold.".into(),
+                self.grpc_web
+                    .clone()
+                    .create_ticket(self.request(pb::CreateTicketRequest {
+                        request_id: format!("peer-{}-{n}", self.run),
+                        subject: format!("Order {n} arrived cold"),
+                        queue: self.queue.clone(),
+                        channel: "chat".into(),
+                        priority: (n % 5) as i32,
+                        customer: Some(pb::Customer {
+                            id: format!("peer-customer-{}", n % 5000),
+                            name: "Bench Customer".into(),
                             ..Default::default()
-                        },
-                    )
+                        }),
+                        initial_message: "Hello, my order arrived cold.".into(),
+                        ..Default::default()
+                    })?)
                     .await?;
             }
             (System::Casework, Workload::Get) => {
                 self.get(&format!("/v1/tickets/{}", self.pick(n))).await?;
             }
             (System::Casework, Workload::List) => {
-                let _: pb::ListTicketsResponse = self
-                    .grpc_web(
-                        "ListTickets",
-                        &self.list_request(self.page_size, String::new()),
-                    )
+                self.grpc_web
+                    .clone()
+                    .list_tickets(self.request(self.list_request(self.page_size, String::new()))?)
                     .await?;
             }
             (System::DjangoHelpdesk, Workload::Create) => {
@@ -323,33 +319,6 @@ async fn checked(response: reqwest::Response) -> Result<prost::bytes::Bytes> {
     Ok(body)
 }
 
-/// A grpc-status header other than OK.
-fn grpc_status(value: Option<&[u8]>) -> Option<String> {
-    let value = String::from_utf8_lossy(value?).trim().to_string();
-    (value != "0").then_some(value)
-}
-
-/// The message frame and the trailer text of a grpc-web response body.
-fn grpc_web_frames(mut body: &[u8]) -> Result<(Option<&[u8]>, String)> {
-    let mut message = None;
-    let mut trailers = String::new();
-    while !body.is_empty() {
-        let header: [u8; 5] = body
-            .get(..5)
-            .and_then(|h| h.try_into().ok())
-            .ok_or("grpc-web: truncated frame header")?;
-        let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        let frame = body.get(5..5 + length).ok_or("grpc-web: truncated frame")?;
-        if header[0] & 0x80 == 0 {
-            message = Some(frame);
-        } else {
-            trailers.push_str(&String::from_utf8_lossy(frame));
-        }
-        body = &body[5 + length..];
-    }
-    Ok((message, trailers))
-}
-
 pub async fn run(args: HttpArgs) -> Result<()> {
     let mut client = Client::new(&args)?;
     if matches!(args.workload, Workload::Get) {
@@ -373,17 +342,6 @@ pub async fn run(args: HttpArgs) -> Result<()> {
     }
     println!("{line}");
     Ok(())
-}
-
-/// A tally whose histogram reaches an hour: report.rs's stops at 60 s, and with 20k tickets
-/// stored a django-helpdesk read waits longer than that behind the 15 others in flight.
-fn wide_tally() -> Tally {
-    Tally {
-        histogram: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
-            .expect("valid histogram bounds"),
-        errors: 0,
-        first_error: None,
-    }
 }
 
 /// The measured window: it opens after the warm-up and closes after `measured`, or later if
@@ -416,7 +374,7 @@ async fn closed_loop(
         let (client, counter) = (client.clone(), counter.clone());
         let (counted, in_flight) = (counted.clone(), in_flight.clone());
         workers.push(tokio::spawn(async move {
-            let mut tally = wide_tally();
+            let mut tally = Tally::new();
             let mut last = from;
             loop {
                 // Past the window, call again only while the calls in flight cannot make up
@@ -443,7 +401,7 @@ async fn closed_loop(
             (tally, last)
         }));
     }
-    let mut total = wide_tally();
+    let mut total = Tally::new();
     let mut closed = until;
     for worker in workers {
         let (tally, last) = worker.await?;
