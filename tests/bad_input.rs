@@ -1832,6 +1832,15 @@ fn table(id: &str, token: &str) -> Vec<Row> {
             &["page"],
         ),
         (
+            "history: a page deeper than 10,000 tickets",
+            Who::Admin,
+            Call::History(with(history(), |r| {
+                r.page = 22;
+                r.page_size = 500
+            })),
+            &["page"],
+        ),
+        (
             "history: page_size -1",
             Who::Admin,
             Call::History(with(history(), |r| r.page_size = -1)),

@@ -383,6 +383,20 @@ async fn bots_hold_tickets_until_handoff_and_raise_and_close_works(backend: Back
     assert_eq!(history.total_size, 2);
     assert_eq!(history.tickets.len(), 1);
     assert_eq!(history.tickets[0].id, closed.id);
+    // The deepest page allowed (skipping 10,000 tickets) answers, empty here; one page
+    // deeper is refused (tests/bad_input.rs).
+    let deepest = admin
+        .client
+        .get_customer_history(admin.req(pb::GetCustomerHistoryRequest {
+            ticket_id: ticket.id.clone(),
+            page: 21,
+            page_size: 500,
+            ..Default::default()
+        }))
+        .await
+        .expect("the deepest page")
+        .into_inner();
+    assert!(deepest.tickets.is_empty());
     server.stop().await;
 }
 }
@@ -750,6 +764,39 @@ async fn setting_the_picked_time_is_a_picked_event(backend: Backend) {
     );
     let events = admin.events(&ticket.id).await.expect("events");
     assert_eq!(events.last().expect("event").r#type, E::Picked as i32);
+    server.stop().await;
+}
+}
+
+both_backends! {
+#[tokio::test]
+/// A ticket carries at most `MAX_LINKS` links: the last one fits, one more is refused with
+/// RESOURCE_EXHAUSTED and changes nothing.
+async fn links_per_ticket_are_bounded(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    let id = admin.create(new_ticket("cust-l")).await.expect("create").id;
+    let link = |n: usize| pb::LinkTicketRequest {
+        ticket_id: id.clone(),
+        link: Some(pb::TicketLink {
+            ticket_id: format!("case-{n}"),
+            id_type: pb::TicketLinkIdType::Salesforce as i32,
+            category: pb::TicketLinkCategory::Escalated as i32,
+            ..Default::default()
+        }),
+        expected_version: 0,
+    };
+    let max = casework::domain::lifecycle::MAX_LINKS;
+    let mut last = None;
+    for n in 0..max {
+        let request = admin.req(link(n));
+        last = admin.client.link_ticket(request).await.expect("link").into_inner().ticket;
+    }
+    let full = last.expect("ticket");
+    assert_eq!(full.metadata.as_ref().expect("metadata").children_links.len(), max);
+    let request = admin.req(link(max));
+    assert_code(admin.client.link_ticket(request).await, Code::ResourceExhausted);
+    assert_eq!(admin.get(&id).await.expect("get"), full, "nothing changed");
     server.stop().await;
 }
 }

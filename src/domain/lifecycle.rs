@@ -8,6 +8,9 @@ use crate::domain::ticket::{Escalation, LinkCategory, Rating, Resolution, Ticket
 use crate::error::{Error, Result};
 use serde_json::{Map, Value, json};
 
+/// Most links one ticket may carry (`LinkTicket` refuses more).
+pub const MAX_LINKS: usize = 100;
+
 /// A field-mask update, already validated: `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketPatch {
@@ -389,6 +392,12 @@ pub fn apply(
         Transition::Link { mut link } => {
             link.creator = actor.to_string();
             link.created_at = now;
+            if ticket.metadata.children_links.len() >= MAX_LINKS {
+                return Err(Error::ResourceExhausted(format!(
+                    "ticket {} has {MAX_LINKS} links, the most a ticket may have",
+                    ticket.id
+                )));
+            }
             if ticket.metadata.children_links.iter().any(|existing| {
                 existing.ticket_id == link.ticket_id && existing.id_type == link.id_type
             }) {
