@@ -81,9 +81,10 @@ note "$created" "$tickets"
 half=$(jq '.per_second / 2 | floor' <<<"$created")
 note "$(load --workload create --rate "$half" --concurrency 1024 --seconds "$seconds")" "$tickets"
 note "$(load --workload message --concurrency "$concurrency" --seconds "$seconds")" "$tickets"
+sweep create "$(jq .per_second <<<"$created")"
+sweep get "$(jq .per_second <<<"$got")"
+# The agent day last of the writes: it puts 20 agents online, so later creates are routed.
 note "$(load --workload day --concurrency "$concurrency" --seconds "$seconds")" "$tickets"
 note "$(taskset -c $load_core "$bench" fanout "${target[@]}" --watchers "$watchers" \
   --rate 50 --seconds "$seconds")" "$tickets"
 echo "{\"server_rss_mib\": $(servers_rss_mib)}" | tee -a "$out"
-sweep create "$(jq .per_second <<<"$created")"
-sweep get "$(jq .per_second <<<"$got")"
