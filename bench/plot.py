@@ -25,7 +25,7 @@ def lines(path):
 
 
 def latency_over_load(results, store, out):
-    runs = [r for r in results if r.get("mode") == "open" and "rate" in r]
+    runs = [r for r in results if r.get("sweep")]
     workloads = sorted({r["workload"] for r in runs})
     if not workloads:
         return False
