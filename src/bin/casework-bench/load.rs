@@ -113,6 +113,31 @@ pub struct SeedArgs {
     pub concurrency: usize,
 }
 
+/// The `n`th of `ids`; a multiplicative hash spreads consecutive calls over them.
+pub fn pick(ids: &[String], n: u64) -> &str {
+    let i = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
+    &ids[(i % ids.len() as u64) as usize]
+}
+
+/// The `n`th ticket a run creates: a chat ticket with a customer and a first message, its
+/// idempotency key distinct per run.
+pub fn new_ticket(run: &uuid::Uuid, queue: &str, n: u64) -> pb::CreateTicketRequest {
+    pb::CreateTicketRequest {
+        request_id: format!("bench-{run}-{n}"),
+        subject: format!("Order {n} arrived cold"),
+        queue: queue.to_string(),
+        channel: "chat".into(),
+        priority: (n % 5) as i32,
+        customer: Some(pb::Customer {
+            id: format!("bench-customer-{}", n % 5000),
+            name: "Bench Customer".into(),
+            ..Default::default()
+        }),
+        initial_message: "Hello, my order arrived cold.".into(),
+        ..Default::default()
+    }
+}
+
 /// `body` with the bearer token.
 pub fn authorized<T>(bearer: &MetadataValue<Ascii>, body: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(body);
@@ -299,26 +324,11 @@ impl Caller {
     }
 
     fn pick(&self, n: u64) -> &str {
-        // A multiplicative hash spreads consecutive calls over the ids.
-        let i = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
-        &self.ids[(i % self.ids.len() as u64) as usize]
+        pick(&self.ids, n)
     }
 
     fn new_ticket(&self, n: u64) -> pb::CreateTicketRequest {
-        pb::CreateTicketRequest {
-            request_id: format!("bench-{}-{n}", self.run),
-            subject: format!("Order {n} arrived cold"),
-            queue: self.queue.clone(),
-            channel: "chat".into(),
-            priority: (n % 5) as i32,
-            customer: Some(pb::Customer {
-                id: format!("bench-customer-{}", n % 5000),
-                name: "Bench Customer".into(),
-                ..Default::default()
-            }),
-            initial_message: "Hello, my order arrived cold.".into(),
-            ..Default::default()
-        }
+        new_ticket(&self.run, &self.queue, n)
     }
 
     /// One call of `workload`; `slot` picks the connection and per-slot state.

@@ -7,6 +7,7 @@
 //! `CreateTicket` and `ListTickets` over grpc-web, which the server also takes over HTTP/1.1.
 //! django-helpdesk's: `POST /api/tickets/`, `GET /api/tickets/{id}/`, `GET /api/tickets/`.
 use crate::Result;
+use crate::load::{new_ticket, pick};
 use crate::report::{Report, Tally};
 use casework::pb;
 use casework::pb::ticket_service_client::TicketServiceClient;
@@ -245,9 +246,7 @@ impl Client {
     }
 
     fn pick(&self, n: u64) -> &str {
-        // A multiplicative hash spreads consecutive calls over the ids.
-        let i = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
-        &self.ids[(i % self.ids.len() as u64) as usize]
+        pick(&self.ids, n)
     }
 
     async fn call(&self, workload: Workload, n: u64) -> Result<()> {
@@ -255,20 +254,7 @@ impl Client {
             (System::Casework, Workload::Create) => {
                 self.grpc_web
                     .clone()
-                    .create_ticket(self.request(pb::CreateTicketRequest {
-                        request_id: format!("peer-{}-{n}", self.run),
-                        subject: format!("Order {n} arrived cold"),
-                        queue: self.queue.clone(),
-                        channel: "chat".into(),
-                        priority: (n % 5) as i32,
-                        customer: Some(pb::Customer {
-                            id: format!("peer-customer-{}", n % 5000),
-                            name: "Bench Customer".into(),
-                            ..Default::default()
-                        }),
-                        initial_message: "Hello, my order arrived cold.".into(),
-                        ..Default::default()
-                    })?)
+                    .create_ticket(self.request(new_ticket(&self.run, &self.queue, n))?)
                     .await?;
             }
             (System::Casework, Workload::Get) => {
