@@ -953,3 +953,30 @@ async fn routing_locks_only_the_agents_of_the_tickets_queue() {
     assert_eq!(created.queue, QUEUE);
     other_queue.execute("ROLLBACK").await.expect("rollback");
 }
+
+both_backends! {
+#[tokio::test]
+/// An agent of two queues takes the highest-priority waiting ticket of either, the oldest
+/// first among equals, one queue's head against the other's.
+async fn an_agent_of_two_queues_takes_the_first_ticket_of_both(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    let mut agents = Agents::new(&server, ADMIN, Role::Admin).await;
+    agents.upsert("cara@example.com", &[QUEUE, OTHER_QUEUE], &["en"], 2).await;
+    let waiting = |queue: &str, priority: i32, customer: &str| {
+        let mut request = new_ticket(customer);
+        request.queue = queue.into();
+        request.priority = priority;
+        request
+    };
+    let low = admin.create(waiting(QUEUE, 1, "q1")).await.expect("low");
+    let first = admin.create(waiting(OTHER_QUEUE, 4, "q2")).await.expect("first");
+    let second = admin.create(waiting(QUEUE, 4, "q3")).await.expect("second");
+    agents.set_status("cara@example.com", "online").await.expect("online");
+    let held = |t: pb::Ticket| t.assignee;
+    assert_eq!(held(admin.get(&first.id).await.expect("first")), "cara@example.com");
+    assert_eq!(held(admin.get(&second.id).await.expect("second")), "cara@example.com");
+    assert_eq!(held(admin.get(&low.id).await.expect("low")), "", "no room left for it");
+    server.stop().await;
+}
+}

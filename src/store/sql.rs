@@ -780,26 +780,40 @@ macro_rules! sql_tx {
                 }
 
                 async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>> {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT doc FROM tickets WHERE status = 'CREATED' AND assignee IS NULL \
-                         AND bot_id IS NULL AND queue IN \
-                         (SELECT queue_id FROM agent_queues WHERE agent_id = ",
-                    );
-                    qb.push_bind(load.agent.id.clone()).push(")");
-                    // The load's lists were read from these tables in this transaction; an
-                    // agent without languages takes tickets in any language.
-                    if !load.agent.languages.is_empty() {
-                        qb.push(
-                            " AND (language = '' OR language IN \
-                             (SELECT language FROM agent_languages WHERE agent_id = ",
-                        )
-                        .push_bind(load.agent.id.clone())
-                        .push("))");
+                    // One read per queue of the agent, each in the order of the
+                    // (queue, status, priority DESC, number) index, then the first of their
+                    // heads in the same order: with `queue IN (…)` PostgreSQL sorted every
+                    // waiting ticket for each pick (390 ms with 38,000 waiting). On
+                    // PostgreSQL the heads not taken stay locked until the commit (others
+                    // skip them meanwhile, as they skip any ticket being routed). The load's
+                    // lists were read from these tables in this transaction; an agent without
+                    // languages takes tickets in any language.
+                    let mut best: Option<Ticket> = None;
+                    for queue in &load.agent.queues {
+                        let mut qb = QueryBuilder::<$db>::new("SELECT doc FROM tickets WHERE queue = ");
+                        qb.push_bind(queue.clone()).push(
+                            " AND status = 'CREATED' AND assignee IS NULL AND bot_id IS NULL",
+                        );
+                        if !load.agent.languages.is_empty() {
+                            qb.push(
+                                " AND (language = '' OR language IN \
+                                 (SELECT language FROM agent_languages WHERE agent_id = ",
+                            )
+                            .push_bind(load.agent.id.clone())
+                            .push("))");
+                        }
+                        qb.push(" ORDER BY priority DESC, number ASC LIMIT 1")
+                            .push(Self::SKIP_LOCKED);
+                        let row = qb.build().fetch_optional(&mut *self.conn).await;
+                        let Some(head) = self.check(row)?.map(|row| row.json::<Ticket>("doc")).transpose()? else {
+                            continue;
+                        };
+                        let first = |t: &Ticket| (std::cmp::Reverse(t.priority), t.number);
+                        if best.as_ref().is_none_or(|b| first(&head) < first(b)) {
+                            best = Some(head);
+                        }
                     }
-                    qb.push(" ORDER BY priority DESC, number ASC LIMIT 1")
-                        .push(Self::SKIP_LOCKED);
-                    let row = qb.build().fetch_optional(&mut *self.conn).await;
-                    self.check(row)?.map(|row| row.json("doc")).transpose()
+                    Ok(best)
                 }
 
                 async fn assigned_tickets(&mut self, agent_id: &str) -> Result<Vec<Ticket>> {
