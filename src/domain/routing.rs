@@ -54,8 +54,15 @@ pub fn choose_agent<'a>(
     })
 }
 
-/// The ticket an agent with room takes next: among waiting tickets it fits, the highest
-/// priority, then the oldest (`waiting` must be in that order already).
+/// The order waiting tickets are taken in: the highest priority, then the oldest (lowest
+/// number). The store's SQL reads them in this order; where it merges reads (one per queue)
+/// it compares with this key.
+pub fn waiting_order(ticket: &Ticket) -> (std::cmp::Reverse<i32>, i64) {
+    (std::cmp::Reverse(ticket.priority), ticket.number)
+}
+
+/// The ticket an agent with room takes next: among waiting tickets it fits, the first in
+/// [`waiting_order`] (`waiting` must be in that order already).
 pub fn choose_ticket<'a>(load: &AgentLoad, waiting: &'a [Ticket]) -> Option<&'a Ticket> {
     if !load.has_room() {
         return None;

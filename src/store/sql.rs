@@ -782,7 +782,7 @@ macro_rules! sql_tx {
                 async fn next_waiting_ticket(&mut self, load: &AgentLoad) -> Result<Option<Ticket>> {
                     // One read per queue of the agent, each in the order of the
                     // (queue, status, priority DESC, number) index, then the first of their
-                    // heads in the same order: with `queue IN (…)` PostgreSQL sorted every
+                    // heads in routing's `waiting_order`: with `queue IN (…)` PostgreSQL sorted every
                     // waiting ticket for each pick (390 ms with 38,000 waiting). On
                     // PostgreSQL the heads not taken stay locked until the commit (others
                     // skip them meanwhile, as they skip any ticket being routed). The load's
@@ -808,7 +808,7 @@ macro_rules! sql_tx {
                         let Some(head) = self.check(row)?.map(|row| row.json::<Ticket>("doc")).transpose()? else {
                             continue;
                         };
-                        let first = |t: &Ticket| (std::cmp::Reverse(t.priority), t.number);
+                        let first = $crate::domain::routing::waiting_order;
                         if best.as_ref().is_none_or(|b| first(&head) < first(b)) {
                             best = Some(head);
                         }
