@@ -40,7 +40,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate, then serve gRPC, grpc-web and the operator endpoints on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the migrations and exit.
     Migrate(DatabaseArgs),
     /// Print a signed bearer token (same secret resolution as `serve`).
@@ -288,6 +288,35 @@ pub struct LimitArgs {
     /// Largest REST request body, in bytes (413 past it).
     #[arg(long, env = "CASEWORK_MAX_REST_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_rest_body_bytes: usize,
+    /// Seconds a new connection has to finish TLS and send its first request, and an
+    /// HTTP/1.1 request to send its headers.
+    #[arg(long, env = "CASEWORK_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+    /// Calls in flight on the whole server; past it calls are refused at once
+    /// (RESOURCE_EXHAUSTED / 503) instead of queued.
+    #[arg(long, env = "CASEWORK_MAX_CALLS_IN_FLIGHT", default_value_t = 512)]
+    pub max_calls_in_flight: usize,
+    /// Calls in flight per credential (bearer token); past it RESOURCE_EXHAUSTED / 429.
+    #[arg(long, env = "CASEWORK_MAX_CALLS_PER_PRINCIPAL", default_value_t = 128)]
+    pub max_calls_per_principal: usize,
+    /// Open live streams per credential; past it RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "CASEWORK_MAX_STREAMS_PER_PRINCIPAL",
+        default_value_t = 1024
+    )]
+    pub max_streams_per_principal: usize,
+    /// Calls per second per credential (0: no rate limit); past it RESOURCE_EXHAUSTED with
+    /// RetryInfo / 429 with Retry-After.
+    #[arg(long, env = "CASEWORK_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
+    pub rate_limit_per_second: u32,
+    /// Calls a credential may make at once above its rate (the bucket's size).
+    #[arg(long, env = "CASEWORK_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Seconds a live stream may stay unwritable (the client reads nothing) before it is
+    /// ended; the client resumes with `after_event_id` (the app's `stream_stall`).
+    #[arg(long, env = "CASEWORK_STALLED_STREAM_SECS", default_value_t = 30)]
+    pub stalled_stream_secs: u64,
 }
 
 /// Everything the server needs besides the app, resolved.
@@ -310,6 +339,13 @@ pub struct Limits {
     pub max_header_list_bytes: u32,
     pub request_timeout: Duration,
     pub max_rest_body_bytes: usize,
+    pub handshake_timeout: Duration,
+    pub max_calls_in_flight: usize,
+    pub max_calls_per_principal: usize,
+    pub max_streams_per_principal: usize,
+    /// Calls per second per credential; 0 is no limit.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
 }
 
 impl Default for Limits {
@@ -322,6 +358,12 @@ impl Default for Limits {
             max_header_list_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             max_rest_body_bytes: 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_calls_in_flight: 512,
+            max_calls_per_principal: 128,
+            max_streams_per_principal: 1024,
+            rate_limit_per_second: 0,
+            rate_limit_burst: 100,
         }
     }
 }
@@ -332,6 +374,12 @@ impl LimitArgs {
             || self.max_concurrent_streams == 0
             || self.request_timeout_secs == 0
             || self.max_rest_body_bytes == 0
+            || self.handshake_timeout_secs == 0
+            || self.max_calls_in_flight == 0
+            || self.max_calls_per_principal == 0
+            || self.max_streams_per_principal == 0
+            || self.rate_limit_burst == 0
+            || self.stalled_stream_secs == 0
         {
             return Err(Error::invalid("limits", "limits must be positive"));
         }
@@ -343,6 +391,12 @@ impl LimitArgs {
             max_header_list_bytes: self.max_header_list_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             max_rest_body_bytes: self.max_rest_body_bytes,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
+            max_calls_in_flight: self.max_calls_in_flight,
+            max_calls_per_principal: self.max_calls_per_principal,
+            max_streams_per_principal: self.max_streams_per_principal,
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_burst: self.rate_limit_burst,
         })
     }
 }

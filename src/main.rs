@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
                     .cloned()
                     .collect(),
                 default_escalation_department: args.default_escalation_department(),
+                stream_stall: std::time::Duration::from_secs(args.limits.stalled_stream_secs),
                 ..AppConfig::default()
             };
             let app = App::new(store, Arc::new(SystemClock), config).await?;

@@ -5,7 +5,9 @@ use crate::app::App;
 use crate::config::ServerOptions;
 use crate::error::{Error, Result};
 use crate::pb;
+use crate::transport::admission::Admission;
 use crate::transport::auth::Authenticator;
+use crate::transport::grpc::guard::Guard;
 use crate::transport::grpc::{AgentApi, AuthInterceptor, CcrApi, ConversationApi, TicketApi};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -136,6 +138,13 @@ pub async fn start(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
+    let admission = Admission::new(limits);
+    let guard = Arc::new(Guard {
+        admission: admission.clone(),
+        auth: authenticator.clone(),
+        timeout: limits.request_timeout,
+        max_message_bytes: max,
+    });
     let http = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -147,12 +156,18 @@ pub async fn start(
         .merge(crate::transport::rest::router(
             app.clone(),
             authenticator,
+            admission.clone(),
             limits.max_rest_body_bytes,
             limits.request_timeout,
         ));
     // grpc-web applies to the gRPC routes only: tonic-web refuses plain HTTP/1.1 requests.
+    // The guard sits inside it, so grpc-web calls are checked once translated.
     let mut router = grpc
         .into_axum_router()
+        .layer(middleware::from_fn_with_state(
+            guard,
+            crate::transport::grpc::guard::guard,
+        ))
         .layer(tonic_web::GrpcWebLayer::new())
         .merge(http)
         .fallback(unknown_route)
@@ -162,31 +177,29 @@ pub async fn start(
     }
     let router = router.layer(middleware::from_fn(observe));
     prometheus();
-
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &options.tls {
-        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| Error::invalid("tls_cert", format!("unusable certificate or key: {e}")))?;
-    }
-    let server = builder
-        .accept_http1(true)
-        .http2_keepalive_interval(Some(limits.keepalive_interval))
-        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .http2_max_header_list_size(limits.max_header_list_bytes)
-        .timeout(limits.request_timeout)
-        .concurrency_limit_per_connection(limits.max_concurrent_streams as usize)
-        .load_shed(true)
-        .add_routes(Routes::from(router));
+    let tls = options
+        .tls
+        .as_ref()
+        .map(crate::transport::listen::tls_acceptor)
+        .transpose()?;
 
     app.spawn_sweeper(std::time::Duration::from_secs(1));
     let stop = shutdown.clone();
+    {
+        // Rate-limit state of credentials that went quiet is dropped now and then.
+        let (admission, stop) = (admission, shutdown.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => admission.forget_quiet(),
+                    _ = stop.cancelled() => return,
+                }
+            }
+        });
+    }
+    let limits = limits.clone();
     let task = tokio::spawn(async move {
-        // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and replies wait ~40 ms.
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let stopped = {
             let stop = stop.clone();
             let app = app.clone();
@@ -202,10 +215,7 @@ pub async fn start(
                 app.shutdown();
             }
         };
-        server
-            .serve_with_incoming_shutdown(incoming, stopped)
-            .await
-            .map_err(|e| Error::Unavailable(format!("server: {e}")))?;
+        crate::transport::listen::serve(listener, router, &limits, tls, stopped).await;
         app.store().close().await;
         Ok(())
     });
@@ -301,46 +311,12 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
-/// Every gRPC method this server serves, as `/package.Service/Method`, read from the
-/// descriptor sets.
-fn known_methods() -> &'static std::collections::HashSet<String> {
-    use prost::Message;
-    static METHODS: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
-    METHODS.get_or_init(|| {
-        let mut methods = std::collections::HashSet::new();
-        for encoded in [
-            pb::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-        ] {
-            let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
-                continue;
-            };
-            for file in set.file {
-                for service in &file.service {
-                    for method in &service.method {
-                        methods.insert(format!(
-                            "/{}.{}/{}",
-                            file.package(),
-                            service.name(),
-                            method.name()
-                        ));
-                    }
-                }
-            }
-        }
-        for version in ["v1", "v1alpha"] {
-            methods.insert(format!(
-                "/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
-            ));
-        }
-        methods
-    })
-}
-
 /// Metric label for a path: the methods and routes this server has by name, anything else
 /// as `other`, so clients cannot grow the label set.
 fn method_label(path: &str) -> String {
-    if known_methods().contains(path) || matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if crate::transport::grpc::guard::method(path).is_some()
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    {
         path.to_string()
     } else {
         "other".to_string()

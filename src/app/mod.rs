@@ -39,6 +39,9 @@ pub struct AppConfig {
     pub chat_timers: crate::domain::timers::ChatTimers,
     /// Longest a live stream runs; clients then resume with their last id.
     pub stream_max_lifetime: std::time::Duration,
+    /// Longest a live stream waits for its client to take the next item (a full buffer: the
+    /// client reads nothing); then it ends, and the client resumes with its last id.
+    pub stream_stall: std::time::Duration,
     /// Where escalations that name no department go (the blueprints' v1 escalate); `None`
     /// refuses them.
     pub default_escalation_department: Option<String>,
@@ -53,8 +56,22 @@ impl Default for AppConfig {
             max_attachment_bytes: 10 * 1024 * 1024,
             chat_timers: crate::domain::timers::ChatTimers::default(),
             stream_max_lifetime: std::time::Duration::from_secs(3600),
+            stream_stall: std::time::Duration::from_secs(30),
             default_escalation_department: None,
         }
+    }
+}
+
+/// Whether a live stream's item went out; a stream whose client took nothing for
+/// `stream_stall` is counted (`casework_stalled_streams_total`) as it ends.
+pub(crate) fn sent<T>(sent: std::result::Result<(), mpsc::error::SendTimeoutError<T>>) -> bool {
+    match sent {
+        Ok(()) => true,
+        Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+            metrics::counter!("casework_stalled_streams_total").increment(1);
+            false
+        }
+        Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
     }
 }
 
@@ -140,7 +157,7 @@ impl App {
     {
         let (tx, rx) = mpsc::channel(self.config.stream_buffer);
         let shutdown = self.shutdown.clone();
-        let lifetime = self.config.stream_max_lifetime;
+        let (lifetime, stall) = (self.config.stream_max_lifetime, self.config.stream_stall);
         tokio::spawn(async move {
             let ended = tokio::time::sleep(lifetime);
             tokio::pin!(ended);
@@ -157,7 +174,8 @@ impl App {
                 for (position, item) in items {
                     last = position;
                     tokio::select! {
-                        sent = tx.send(Ok(item)) => if sent.is_err() { return },
+                        // Gone, or stalled past `stream_stall`: the stream ends.
+                        result = tx.send_timeout(Ok(item), stall) => if !sent(result) { return },
                         _ = shutdown.cancelled() => return,
                     }
                 }
@@ -174,15 +192,19 @@ impl App {
         ReceiverStream::new(rx)
     }
 
-    /// Runs a use case on its own task: when the client cancels or its deadline passes, the
-    /// change still completes with its follow-up work (routing, waking streams).
+    /// Runs a use case on its own task. When the client cancels or its deadline passes, a
+    /// change that has not reached its commit is dropped (see `store::CALLER_GONE`); one
+    /// that has still completes with its follow-up work (routing, waking streams).
     pub(crate) async fn detached<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: Future<Output = Result<T>> + Send + 'static,
     {
-        tokio::spawn(work)
-            .await
-            .map_err(|e| crate::error::Error::Internal(format!("use case task failed: {e}")))?
+        let gone = CancellationToken::new();
+        // Dropped with the caller's future, unless the answer came.
+        let left = gone.clone().drop_guard();
+        let done = tokio::spawn(crate::store::CALLER_GONE.scope(gone, work)).await;
+        left.disarm();
+        done.map_err(|e| crate::error::Error::Internal(format!("use case task failed: {e}")))?
     }
 }

@@ -1063,10 +1063,11 @@ struct EventStream {
 }
 
 impl EventStream {
-    /// Sends one item; false once the client left or the server is shutting down.
+    /// Sends one item; false once the client left, stalled (took nothing for
+    /// `stream_stall`) or the server is shutting down.
     async fn send(&self, item: Result<WatchItem>) -> bool {
         tokio::select! {
-            sent = self.tx.send(item) => sent.is_ok(),
+            sent = self.tx.send_timeout(item, self.app.config.stream_stall) => super::sent(sent),
             _ = self.app.shutdown.cancelled() => false,
         }
     }

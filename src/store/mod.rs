@@ -26,6 +26,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
+tokio::task_local! {
+    /// Cancelled once the caller a write is for has gone (its deadline passed, it hung up).
+    /// A write that has not begun by then is not run, and on PostgreSQL one still waiting
+    /// for the database is rolled back; a write that reached its commit finishes.
+    pub static CALLER_GONE: tokio_util::sync::CancellationToken;
+}
+
+/// The current task's [`CALLER_GONE`], if it runs for a caller who may leave.
+pub(crate) fn caller_gone() -> Option<tokio_util::sync::CancellationToken> {
+    CALLER_GONE.try_with(|gone| gone.clone()).ok()
+}
+
+/// The error of a write dropped because its caller left (nobody hears it).
+pub(crate) fn caller_left() -> Error {
+    Error::Unavailable("the caller left before the write was done".into())
+}
+
 /// An idempotency key for CreateTicket, scoped to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {

@@ -150,9 +150,21 @@ impl PgStore {
         F: for<'c> Fn(&'c mut PgConnection) -> BoxFuture<'c, (Result<T>, bool)> + Send + Sync,
     {
         let mut run = 1;
+        let gone = super::caller_gone();
         loop {
+            if gone.as_ref().is_some_and(CancellationToken::is_cancelled) {
+                return Err(super::caller_left());
+            }
             let mut tx = self.pool.begin().await?;
-            let (outcome, retry) = attempt(&mut tx).await;
+            // Up to its commit a write is dropped (and rolled back) when its caller leaves,
+            // e.g. while it waits for a row another transaction holds.
+            let (outcome, retry) = match &gone {
+                Some(gone) => tokio::select! {
+                    done = attempt(&mut tx) => done,
+                    _ = gone.cancelled() => return Err(super::caller_left()),
+                },
+                None => attempt(&mut tx).await,
+            };
             let (error, retry) = match outcome {
                 Ok(value) => match tx.commit().await {
                     Ok(()) => return Ok(value),

@@ -114,8 +114,16 @@ impl SqliteStore {
         C: FnOnce(&T) + Send + 'static,
     {
         let (reply, result) = oneshot::channel::<Result<T>>();
+        let gone = super::caller_gone();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
+                if gone.as_ref().is_some_and(CancellationToken::is_cancelled) {
+                    // Its caller left while it waited for the writer: not run at all.
+                    let completion: Completion = Box::new(move |_| {
+                        let _ = reply.send(Err(super::caller_left()));
+                    });
+                    return (true, completion);
+                }
                 let outcome = work(conn).await;
                 let ok = outcome.is_ok();
                 let completion: Completion = Box::new(move |commit_error| {

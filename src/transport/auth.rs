@@ -131,6 +131,16 @@ impl Authenticator {
     }
 
     /// Resolves the `authorization` value and the acting-for headers into a principal.
+    /// Who holds a valid bearer token in `authorization` (`agent:ID`, `customer:ID`,
+    /// `service:NAME`), for limits per credential; `None` for a missing or invalid token.
+    pub fn credential(&self, authorization: Option<&str>) -> Option<String> {
+        Some(match self.principal(authorization, None, None).ok()? {
+            Principal::Agent { id, .. } => format!("agent:{id}"),
+            Principal::Customer { id, .. } => format!("customer:{id}"),
+            Principal::Service { name } => format!("service:{name}"),
+        })
+    }
+
     pub fn principal(
         &self,
         authorization: Option<&str>,

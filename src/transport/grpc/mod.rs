@@ -4,6 +4,7 @@ mod agents;
 mod ccr;
 mod conversations;
 pub mod convert;
+pub mod guard;
 mod tickets;
 
 use crate::domain::Principal;

@@ -8,6 +8,7 @@ pub mod types;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::transport::admission::Admission;
 use crate::transport::auth::Authenticator;
 use axum::Json;
 use axum::http::StatusCode;
@@ -28,6 +29,7 @@ pub struct RestState {
 pub fn router(
     app: App,
     auth: Arc<Authenticator>,
+    admission: Arc<Admission>,
     max_body_bytes: usize,
     request_timeout: std::time::Duration,
 ) -> axum::Router {
@@ -35,12 +37,11 @@ pub fn router(
     let routes = routes
         .route_layer(axum::middleware::from_fn(label_route))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (admission, auth.clone()),
+            admit,
+        ))
         .with_state(RestState { app, auth });
-    // Past the server's own deadline tonic would answer in gRPC's terms (HTTP 200 with a
-    // grpc-status): REST answers 503 in the blueprint shape just before it.
-    let deadline = request_timeout
-        .saturating_sub(std::time::Duration::from_millis(250))
-        .max(std::time::Duration::from_millis(250));
     let routes = routes
         .route(
             "/openapi.json",
@@ -59,13 +60,47 @@ pub fn router(
                         )
                     },
                 ))
-                .timeout(deadline),
+                .timeout(request_timeout),
         );
     let mut router = routes.clone();
     for base in BASE_PATHS {
         router = router.nest(base, routes.clone());
     }
     router
+}
+
+/// Admission control (shared with gRPC): past a limit the call is refused at once, 429 (this
+/// credential) or 503 (the whole server) with `Retry-After`.
+async fn admit(
+    axum::extract::State((admission, auth)): axum::extract::State<(
+        Arc<Admission>,
+        Arc<Authenticator>,
+    )>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let credential = auth.credential(authorization);
+    match admission.admit(credential.as_deref()) {
+        Ok(_admitted) => next.run(request).await,
+        Err(refused) => {
+            let status = match refused.server_wide {
+                true => StatusCode::SERVICE_UNAVAILABLE,
+                false => StatusCode::TOO_MANY_REQUESTS,
+            };
+            let mut response = error_response(status, Some(refused.reason));
+            // Whole seconds, rounded up: a client never retries before it may.
+            let seconds = refused.retry_after.as_millis().div_ceil(1000).max(1);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds as u64),
+            );
+            response
+        }
+    }
 }
 
 /// The route a REST response answered, as `METHOD /template` (e.g. `GET
