@@ -232,3 +232,92 @@ async fn racing_self_assigns_stay_within_capacity(backend: Backend) {
     server.stop().await;
 }
 }
+
+/// Rounds of the hundred-claim race (`CASEWORK_RACE_ROUNDS`; 50 by default, 1,000 in the
+/// documented long run).
+fn race_rounds() -> usize {
+    std::env::var("CASEWORK_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_racing_claims_of_one_ticket_have_exactly_one_winner(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let mut admin = server.admin().await;
+    // Each claimant on a connection of its own, so the calls really arrive together.
+    let mut claimants = Vec::new();
+    for (sub, role) in [
+        (AGENT, Role::Agent),
+        (OTHER_AGENT, Role::Agent),
+        (SUPERVISOR, Role::Supervisor),
+        (ADMIN, Role::Admin),
+    ] {
+        claimants.push((sub, server.tickets(sub, role).await));
+    }
+    for round in 0..race_rounds() {
+        let ticket = admin
+            .create(new_ticket(&format!("claim-{round}")))
+            .await
+            .expect("create");
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(100));
+        let mut calls = Vec::new();
+        for i in 0..100 {
+            let (sub, client) = &claimants[i % claimants.len()];
+            let (mut client, sub, id, start) =
+                (client.clone(), *sub, ticket.id.clone(), start.clone());
+            calls.push(tokio::spawn(async move {
+                // Agents and the supervisor claim it for themselves; the admin assigns it
+                // to one of the agents.
+                let to = match sub {
+                    ADMIN if i % 2 == 0 => AGENT,
+                    ADMIN => OTHER_AGENT,
+                    _ => "",
+                };
+                start.wait().await;
+                let result = client.assign(&id, to).await;
+                (if to.is_empty() { sub } else { to }, result)
+            }));
+        }
+        let mut winners = Vec::new();
+        for call in calls {
+            let (agent, result) = call.await.expect("task");
+            match result {
+                Ok(ticket) => winners.push((agent, ticket)),
+                // Refused, never lost or aborted: the ticket is taken, or (to another agent)
+                // no longer in sight.
+                Err(status) => assert!(
+                    matches!(
+                        status.code(),
+                        Code::FailedPrecondition | Code::PermissionDenied | Code::NotFound
+                    ),
+                    "round {round}: {status:?}"
+                ),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: one winner, got {}", winners.len());
+        let (agent, won) = &winners[0];
+        assert_eq!(won.assignee, *agent, "round {round}");
+        let types: Vec<i32> = admin
+            .events(&ticket.id)
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.r#type)
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                pb::TicketEventType::Created as i32,
+                pb::TicketEventType::Assigned as i32
+            ],
+            "round {round}: one assignment event"
+        );
+        // Closed again, so nobody's capacity runs out over the rounds.
+        admin.close(&ticket.id).await.expect("close");
+    }
+    server.stop().await;
+}
+}

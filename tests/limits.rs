@@ -549,3 +549,28 @@ async fn a_stream_whose_client_reads_nothing_is_ended_and_resumes_from_its_last_
     assert_eq!(sorted, seen, "in order, no repeats");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_http1_request_whose_headers_never_end_is_closed_after_the_handshake_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(limits(|l| {
+        l.handshake_timeout = Duration::from_millis(300);
+    }))
+    .await;
+    // A slowloris: the start of a request, and never the blank line that ends its headers.
+    let mut slow = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    // The server answers 408 and closes, or just closes: either way the read ends.
+    let read = slow.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        read.is_err() || answer.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    server.stop().await;
+}

@@ -581,3 +581,111 @@ async fn an_event_the_feed_cannot_read_holds_only_the_streams_it_concerns(backen
     server.stop().await;
 }
 }
+
+/// Events of the resume test (`CASEWORK_STREAM_EVENTS`, 10,000 by default).
+fn stream_events() -> usize {
+    std::env::var("CASEWORK_STREAM_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// Every event id in the log after `after`, in order, read straight from the database.
+async fn logged_ids(server: &TestServer, after: i64) -> Vec<i64> {
+    use sqlx::Connection;
+    const SQL: &str = "SELECT id FROM ticket_events WHERE id > $1 ORDER BY id";
+    if server.database.is_some() {
+        let mut raw = sqlx::PgConnection::connect(&server.database_url)
+            .await
+            .expect("raw");
+        sqlx::query_scalar(SQL)
+            .bind(after)
+            .fetch_all(&mut raw)
+            .await
+            .expect("ids")
+    } else {
+        let mut raw = sqlx::SqliteConnection::connect(&server.database_url)
+            .await
+            .expect("raw");
+        sqlx::query_scalar(SQL)
+            .bind(after)
+            .fetch_all(&mut raw)
+            .await
+            .expect("ids")
+    }
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watchers_dropped_at_random_and_resumed_miss_and_repeat_nothing(backend: Backend) {
+    use rand::Rng;
+    let server = std::sync::Arc::new(TestServer::start_on(backend).await);
+    let admin = server.admin().await;
+    let events = stream_events();
+    let (last_tx, last_rx) = tokio::sync::watch::channel(i64::MAX);
+
+    // Four watchers, each subscribed before the first write, then dropped after a random
+    // number of events (sometimes with its whole connection) and resumed from its last id.
+    let mut watchers = Vec::new();
+    for _ in 0..4 {
+        let mut client = server.admin().await;
+        let mut stream = watch(&mut client, pb::WatchTicketsRequest::default()).await;
+        let (server, mut last_rx) = (server.clone(), last_rx.clone());
+        watchers.push(tokio::spawn(async move {
+            let mut seen: Vec<i64> = Vec::new();
+            let mut resumes = 0;
+            loop {
+                let budget = rand::rng().random_range(1..=400);
+                for _ in 0..budget {
+                    let event = tokio::select! {
+                        event = next_event(&mut stream) => event,
+                        // Caught up with the last write: done.
+                        _ = last_rx.wait_for(|last| seen.last() >= Some(last)) => return (seen, resumes),
+                    };
+                    seen.push(event.id);
+                }
+                drop(stream);
+                if rand::rng().random_bool(0.3) {
+                    client = server.admin().await;
+                }
+                resumes += 1;
+                // Never 0 here (that would mean "from now on"): each turn heard something.
+                let after = *seen.last().expect("heard at least one event");
+                stream = watch(
+                    &mut client,
+                    pb::WatchTicketsRequest {
+                        after_event_id: after,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            }
+        }));
+    }
+
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let mut admin = admin.clone();
+        writers.push(tokio::spawn(async move {
+            for i in (w..events).step_by(8) {
+                admin
+                    .create(new_ticket(&format!("resume-{i}")))
+                    .await
+                    .expect("create");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let logged = logged_ids(&server, 0).await;
+    assert_eq!(logged.len(), events, "one event per create");
+    last_tx.send(*logged.last().expect("events")).expect("watchers listen");
+    for watcher in watchers {
+        let (seen, resumes) = watcher.await.expect("watcher");
+        assert!(resumes > 0, "the watcher was dropped and resumed");
+        assert_eq!(seen.len(), logged.len(), "no gap, no repeat ({resumes} resumes)");
+        assert_eq!(seen, logged, "in the log's order");
+    }
+}
+}

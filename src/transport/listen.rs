@@ -77,6 +77,10 @@ pub async fn serve(
     let builder = Arc::new(http(limits));
     let graceful = GracefulShutdown::new();
     let handshake = limits.handshake_timeout;
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(limits.keepalive_interval)
+        .with_interval(limits.keepalive_timeout)
+        .with_retries(3);
     tokio::pin!(stop);
     loop {
         let (tcp, _) = tokio::select! {
@@ -93,6 +97,9 @@ pub async fn serve(
         };
         // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and replies wait ~40 ms.
         let _ = tcp.set_nodelay(true);
+        // TCP keepalive finds peers that vanished without a word also where HTTP/2 pings do
+        // not run: a grpc-web stream over HTTP/1.1 to a browser that lost its network.
+        let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
         let (builder, router, tls, watcher) = (
             builder.clone(),
             router.clone(),
