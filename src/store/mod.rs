@@ -344,8 +344,47 @@ impl From<sqlx::Error> for Error {
                 tracing::warn!(%error, "database busy");
                 Error::Unavailable("the database is busy; retry".into())
             }
+            sqlx::Error::Database(db) if let Some(fault) = database_fault(db.as_ref()) => {
+                tracing::warn!(%error, "database fault");
+                fault
+            }
             _ => Error::Internal(format!("database error: {error}")),
         }
+    }
+}
+
+/// Faults of the database's machine rather than of the call: its disk full, its files
+/// read-only or unreadable, a statement cancelled at the statement timeout. The caller hears
+/// what happened and that it may retry; nothing was written.
+fn database_fault(db: &dyn sqlx::error::DatabaseError) -> Option<Error> {
+    let code = db.code()?;
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLite's primary result code is the low byte of the extended one.
+        return match code.parse::<i32>().ok()? & 0xff {
+            13 => Some(Error::ResourceExhausted(
+                "the database's disk is full; retry later".into(),
+            )),
+            8 => Some(Error::Unavailable(
+                "the database is read-only; retry later".into(),
+            )),
+            10 | 14 => Some(Error::Unavailable(
+                "the database's files cannot be read or written; retry later".into(),
+            )),
+            _ => None,
+        };
+    }
+    match code.as_ref() {
+        "53100" => Some(Error::ResourceExhausted(
+            "the database's disk is full; retry later".into(),
+        )),
+        "57014" => Some(Error::Unavailable(
+            "the statement ran past the database's statement timeout and was cancelled; retry"
+                .into(),
+        )),
+        "25006" => Some(Error::Unavailable(
+            "the database is read-only; retry later".into(),
+        )),
+        _ => None,
     }
 }
 

@@ -197,6 +197,26 @@ impl TestServer {
         Self::start_configured_on(backend, AppConfig::default(), options).await
     }
 
+    /// A server on the database at `database_url` (a SQLite file the test placed, e.g. on a
+    /// file system it made).
+    pub async fn start_at(database_url: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::new(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+                .expect("time")
+                .to_utc(),
+        );
+        Self::boot(
+            dir,
+            database_url.to_string(),
+            None,
+            clock,
+            AppConfig::default(),
+            ServerOptions::default(),
+        )
+        .await
+    }
+
     pub async fn start_configured_on(
         backend: Backend,
         config: AppConfig,
