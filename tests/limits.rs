@@ -6,15 +6,11 @@
 #[macro_use]
 mod common;
 
-use axum::body::Bytes;
 use casework::app::AppConfig;
 use casework::config::{Limits, ServerOptions};
 use casework::domain::Role;
 use casework::pb;
 use common::*;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -160,50 +156,25 @@ async fn the_servers_own_timeout_is_deadline_exceeded() {
     server.stop().await;
 }
 
-/// One raw HTTP/2 gRPC call: the HTTP status, then grpc-status and grpc-message from the
-/// headers (trailers-only) or the trailers.
+/// One raw HTTP/2 gRPC call: the HTTP status, the gRPC code and message.
 async fn raw_call(
     server: &TestServer,
     path: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, Option<i32>, String) {
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
-    let mut request = axum::http::Request::post(format!("{}{path}", server.url()));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .request(request.body(Full::new(Bytes::from(body))).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status().as_u16();
-    let (parts, body) = response.into_parts();
-    let collected = body.collect().await.expect("body");
-    let trailers = collected.trailers().cloned().unwrap_or_default();
-    let find = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .or_else(|| trailers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let (http, status) = raw_grpc(server, path, headers, body).await;
+    let code = status.as_ref().map(|s| s.code() as i32);
     (
-        status,
-        find("grpc-status").and_then(|v| v.parse().ok()),
-        find("grpc-message").unwrap_or_default(),
+        http,
+        code,
+        status.map(|s| s.message().to_string()).unwrap_or_default(),
     )
 }
 
 /// A length-prefixed gRPC message.
 fn frame(flag: u8, payload: &[u8]) -> Vec<u8> {
-    let mut body = vec![flag];
-    body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    body.extend_from_slice(payload);
-    body
+    grpc_frame(flag, payload)
 }
 
 #[tokio::test]

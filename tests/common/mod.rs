@@ -541,3 +541,69 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
 pub fn now(server: &TestServer) -> chrono::DateTime<chrono::Utc> {
     server.clock.now()
 }
+
+/// A gRPC message with its 5-byte prefix (`flag` 0: uncompressed).
+pub fn grpc_frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut body = vec![flag];
+    body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    body.extend_from_slice(payload);
+    body
+}
+
+/// One raw HTTP/2 gRPC call (the body framed by the caller): the HTTP status, and the gRPC
+/// status from the headers (trailers-only) or the trailers, with its details.
+pub async fn raw_grpc(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Option<Status>) {
+    raw_grpc_call(server, path, headers, body, true).await
+}
+
+/// [`raw_grpc`] for a server-streaming method: only the response's headers are read (a
+/// refusal comes trailers-only; a stream that started is left).
+pub async fn raw_grpc_stream(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Option<Status>) {
+    raw_grpc_call(server, path, headers, body, false).await
+}
+
+async fn raw_grpc_call(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    whole: bool,
+) -> (u16, Option<Status>) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<axum::body::Bytes>>();
+    let mut request = axum::http::Request::post(format!("{}{path}", server.url()));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(
+            request
+                .body(Full::new(axum::body::Bytes::from(body)))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let http = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    if !whole {
+        return (http, Status::from_header_map(&parts.headers));
+    }
+    let collected = body.collect().await.expect("body");
+    let mut all = parts.headers;
+    if let Some(trailers) = collected.trailers() {
+        all.extend(trailers.clone());
+    }
+    (http, Status::from_header_map(&all))
+}
