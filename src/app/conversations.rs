@@ -422,9 +422,11 @@ impl App {
             async move {
                 // Access is re-checked on every read: an agent who loses the ticket stops
                 // hearing its room.
+                // Refused in the words of the room the caller named, like a missing room.
+                let gone = || Error::NotFound(format!("room {room_id}"));
                 match app.store.get_ticket(&TicketKey::Id(ticket_id)).await? {
-                    Some(ticket) => access.can_see(&ticket)?,
-                    None => return Err(Error::NotFound(format!("room {room_id}"))),
+                    Some(ticket) => access.can_see(&ticket).map_err(|_| gone())?,
+                    None => return Err(gone()),
                 }
                 let messages = app
                     .store
@@ -587,14 +589,20 @@ impl App {
         let mut v = Violations::new();
         v.id("attachment_id", attachment_id);
         v.finish()?;
+        // One the caller may not see is refused exactly like a missing one, in its own words.
+        let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
         let access = self.access(principal).await?;
         let attachment = self
             .store
             .get_attachment(attachment_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("attachment {attachment_id}")))?;
+            .ok_or_else(not_found)?;
         self.room_for(&access, RoomKey::Id(attachment.room_id.clone()))
-            .await?;
+            .await
+            .map_err(|error| match error {
+                Error::NotFound(_) => not_found(),
+                other => other,
+            })?;
         Ok(attachment)
     }
 }
