@@ -7,7 +7,8 @@ use super::validate::{
 use super::write::{self, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::{
-    Attachment, AttachmentRef, Button, Message, Room, SenderType, render_with_buttons,
+    Attachment, AttachmentQuota, AttachmentRef, Button, Message, Room, SenderType,
+    render_with_buttons,
 };
 use crate::domain::query::{Cursor, CustomerKey, Reader, RoomKey, TicketKey};
 use crate::domain::{Principal, Role, Ticket, Transition};
@@ -220,7 +221,7 @@ impl App {
         let (room, ticket) = self.room_for(&access, key).await?;
         let mut attachments = Vec::with_capacity(new.attachment_ids.len());
         for (i, id) in new.attachment_ids.iter().enumerate() {
-            match self.store.get_attachment(id).await? {
+            match self.store.attachment_info(id).await? {
                 Some(attachment) if attachment.room_id == room.id => {
                     attachments.push(attachment.meta)
                 }
@@ -529,7 +530,31 @@ impl App {
         })
     }
 
+    /// Stores a file for the room; the room's quota (`max_room_attachments`,
+    /// `max_room_attachment_bytes`) is checked in the same write that stores it.
     pub async fn upload_attachment(
+        &self,
+        principal: &Principal,
+        room_id: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+    ) -> Result<AttachmentRef> {
+        let (app, principal) = (self.clone(), principal.clone());
+        let (room_id, name, content_type) = (
+            room_id.to_string(),
+            name.to_string(),
+            content_type.to_string(),
+        );
+        self.detached(async move {
+            app.upload_attachment_attached(&principal, &room_id, &name, &content_type, data)
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room_id))]
+    async fn upload_attachment_attached(
         &self,
         principal: &Principal,
         room_id: &str,
@@ -555,7 +580,7 @@ impl App {
         }
         v.finish()?;
         let access = self.access(principal).await?;
-        let (room, _) = self
+        let (room, ticket) = self
             .room_for(&access, RoomKey::Id(room_id.to_string()))
             .await?;
         if room.closed {
@@ -570,17 +595,29 @@ impl App {
             content_type: content_type.to_string(),
             size: data.len() as i64,
         };
+        let attachment = std::sync::Arc::new(Attachment {
+            meta: meta.clone(),
+            room_id: room.id,
+            data,
+            created_at: self.clock.now(),
+        });
+        let quota = AttachmentQuota {
+            max_count: i64::try_from(self.config.max_room_attachments).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(self.config.max_room_attachment_bytes).unwrap_or(i64::MAX),
+        };
         self.store
-            .save_attachment(Attachment {
-                meta: meta.clone(),
-                room_id: room.id,
-                data,
-                created_at: self.clock.now(),
+            .write(move |tx| {
+                let (attachment, ticket_id) = (attachment.clone(), ticket.id.clone());
+                Box::pin(
+                    async move { write::add_attachment(tx, &ticket_id, &attachment, &quota).await },
+                )
             })
             .await?;
         Ok(meta)
     }
 
+    /// An attachment with its content. Access is decided on its description and room before
+    /// the content is read; one the caller may not see is refused exactly like a missing one.
     pub async fn get_attachment(
         &self,
         principal: &Principal,
@@ -589,20 +626,29 @@ impl App {
         let mut v = Violations::new();
         v.id("attachment_id", attachment_id);
         v.finish()?;
-        // One the caller may not see is refused exactly like a missing one, in its own words.
         let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
         let access = self.access(principal).await?;
-        let attachment = self
+        let info = self
             .store
-            .get_attachment(attachment_id)
+            .attachment_info(attachment_id)
             .await?
             .ok_or_else(not_found)?;
-        self.room_for(&access, RoomKey::Id(attachment.room_id.clone()))
+        self.room_for(&access, RoomKey::Id(info.room_id.clone()))
             .await
             .map_err(|error| match error {
                 Error::NotFound(_) => not_found(),
                 other => other,
             })?;
-        Ok(attachment)
+        let data = self
+            .store
+            .attachment_data(attachment_id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok(Attachment {
+            meta: info.meta,
+            room_id: info.room_id,
+            data,
+            created_at: info.created_at,
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Rooms and messages. Every ticket has a room (its conversation); chat tickets are the ones
 //! whose rooms time out.
 use crate::clock::Time;
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,51 @@ pub struct Attachment {
     pub room_id: String,
     pub data: Vec<u8>,
     pub created_at: Time,
+}
+
+/// An attachment without its content: what access is decided on before any content is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentInfo {
+    pub meta: AttachmentRef,
+    pub room_id: String,
+    pub created_at: Time,
+}
+
+/// What a room's attachments take up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachmentUsage {
+    pub count: i64,
+    pub bytes: i64,
+}
+
+/// The most attachments a room may hold, by number and by their total size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentQuota {
+    pub max_count: i64,
+    pub max_bytes: i64,
+}
+
+impl AttachmentQuota {
+    /// Whether a room holding `usage` may take one more attachment of `size` bytes; the
+    /// refusal names the limit it would pass. Exactly at a limit is within it.
+    pub fn admit(&self, room_id: &str, usage: AttachmentUsage, size: i64) -> Result<()> {
+        if usage.count.saturating_add(1) > self.max_count {
+            return Err(Error::ResourceExhausted(format!(
+                "room {room_id} already holds {} attachments, the most a room may hold \
+                 (max_room_attachments = {})",
+                usage.count, self.max_count
+            )));
+        }
+        let total = usage.bytes.saturating_add(size);
+        if total > self.max_bytes {
+            return Err(Error::ResourceExhausted(format!(
+                "room {room_id} holds {} bytes of attachments; {size} more would pass the \
+                 room's limit (max_room_attachment_bytes = {})",
+                usage.bytes, self.max_bytes
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The plain-text rendering of a message with buttons, for channels without buttons:

@@ -7,14 +7,14 @@ macro_rules! sql_conversations {
         mod sql_conversations {
             use super::$store;
             use $crate::clock::{Time, to_micros};
-            use $crate::domain::conversation::{Attachment, Message, Room};
+            use $crate::domain::conversation::{AttachmentInfo, Message, Room};
             use $crate::domain::query::{CustomerKey, Reader, RoomKey, Scope};
             use $crate::error::Result;
             use $crate::store::ConversationStore;
             use $crate::store::filter::push_scope;
             use super::sql_store::write_one;
             use $crate::store::sql::{
-                MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment, decode_message, decode_room,
+                MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment_info, decode_message, decode_room,
                 push_identity,
             };
             use sqlx::QueryBuilder;
@@ -49,20 +49,6 @@ macro_rules! sql_conversations {
                 .bind(room_id)
                 .bind(reader)
                 .bind(*seq)
-            }
-
-            fn attachment_insert(attachment: &Attachment) -> Statement<'_> {
-                sqlx::query(
-                    "INSERT INTO attachments (id, room_id, name, content_type, size, data, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&attachment.meta.id)
-                .bind(&attachment.room_id)
-                .bind(&attachment.meta.name)
-                .bind(&attachment.meta.content_type)
-                .bind(attachment.meta.size)
-                .bind(&attachment.data)
-                .bind(to_micros(attachment.created_at))
             }
 
             #[async_trait::async_trait]
@@ -178,19 +164,22 @@ macro_rules! sql_conversations {
                     rows.iter().map(decode_room).collect()
                 }
 
-                async fn save_attachment(&self, attachment: Attachment) -> Result<()> {
-                    write_one(self, attachment, attachment_insert).await
-                }
-
-                async fn get_attachment(&self, id: &str) -> Result<Option<Attachment>> {
+                async fn attachment_info(&self, id: &str) -> Result<Option<AttachmentInfo>> {
                     let row = sqlx::query(
-                        "SELECT id, room_id, name, content_type, size, data, created_at \
+                        "SELECT id, room_id, name, content_type, size, created_at \
                          FROM attachments WHERE id = $1",
                     )
                     .bind(id)
                     .fetch_optional(self.reader())
                     .await?;
-                    row.as_ref().map(decode_attachment).transpose()
+                    row.as_ref().map(decode_attachment_info).transpose()
+                }
+
+                async fn attachment_data(&self, id: &str) -> Result<Option<Vec<u8>>> {
+                    Ok(sqlx::query_scalar("SELECT data FROM attachments WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await?)
                 }
             }
         }
