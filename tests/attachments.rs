@@ -1,5 +1,6 @@
 //! Attachments: each room's quota (count and total bytes, checked in the write that stores
-//! them).
+//! them), file names kept as safe base names, and content never handed to a browser as an
+//! active type.
 #[macro_use]
 mod common;
 
@@ -40,6 +41,14 @@ impl Rooms {
         });
         let response = self.client.upload_attachment(request).await?;
         Ok(response.into_inner().attachment.expect("attachment"))
+    }
+
+    async fn get(&mut self, id: &str) -> pb::GetAttachmentResponse {
+        let request = self.auth.req(pb::GetAttachmentRequest {
+            attachment_id: id.into(),
+        });
+        let response = self.client.get_attachment(request).await.expect("get");
+        response.into_inner()
     }
 }
 
@@ -151,6 +160,108 @@ async fn a_room_holds_attachments_up_to_its_quota(backend: Backend) {
     }
     assert_eq!(landed, 3);
     assert_eq!(stored(&server, &raced).await, (3, 15));
+    server.stop().await;
+}
+}
+
+both_backends! {
+#[tokio::test]
+async fn attachment_names_are_kept_as_safe_base_names(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let room_id = room(&server, "cust-1").await;
+    let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
+    let long_stem = "é".repeat(250);
+    let cases = [
+        ("receipt.png", "receipt.png"),
+        ("../../etc/passwd", "passwd"),
+        ("/var/tmp/report.csv", "report.csv"),
+        ("C:\\Users\\me\\Desktop\\invoice.pdf", "invoice.pdf"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("a\nb\r\tc\u{7}.txt", "abc.txt"),
+        ("bill\u{202E}fdp.exe", "billfdp.exe"),
+        ("  spaced name.txt  ", "spaced name.txt"),
+        ("...", "..."),
+        (".profile", ".profile"),
+    ];
+    for (sent, kept) in cases {
+        let attachment = customer
+            .upload(&room_id, sent, "text/plain", 3)
+            .await
+            .unwrap_or_else(|status| panic!("{sent:?}: {status:?}"));
+        assert_eq!(attachment.name, kept, "{sent:?}");
+        assert_eq!(customer.get(&attachment.id).await.attachment.expect("a").name, kept);
+    }
+    // Over 255 bytes (250 two-byte letters): cut to at most 255 bytes, extension kept.
+    let attachment = customer
+        .upload(&room_id, &format!("{long_stem}.png"), "image/png", 3)
+        .await
+        .expect("long name");
+    assert!(attachment.name.len() <= 255, "{}", attachment.name.len());
+    assert!(attachment.name.ends_with(".png"), "{}", attachment.name);
+    assert!(attachment.name.starts_with("éé"), "{}", attachment.name);
+
+    let before = stored(&server, &room_id).await;
+    for sent in [
+        String::new(),
+        " ".into(),
+        ".".into(),
+        "..".into(),
+        "dir/".into(),
+        "a/..".into(),
+        "..\\".into(),
+        "\u{1}\u{2}".into(),
+        "x".repeat(256),
+    ] {
+        let status = customer
+            .upload(&room_id, &sent, "text/plain", 3)
+            .await
+            .expect_err(&sent);
+        assert_eq!(status.code(), Code::InvalidArgument, "{sent:?}: {status:?}");
+        assert_eq!(violated_fields(&status), vec!["name".to_string()], "{sent:?}");
+    }
+    assert_eq!(stored(&server, &room_id).await, before, "nothing was stored");
+    server.stop().await;
+}
+}
+
+both_backends! {
+#[tokio::test]
+async fn active_content_is_only_ever_handed_out_for_download(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let room_id = room(&server, "cust-1").await;
+    let mut customer = Rooms::new(&server, "cust-1", Role::Customer).await;
+    let mut agent = Rooms::new(&server, AGENT, Role::Agent).await;
+    let octet = "application/octet-stream";
+    let cases = [
+        ("text/html", octet),
+        ("TEXT/HTML;charset=utf-8", octet),
+        ("application/xhtml+xml", octet),
+        ("image/svg+xml", octet),
+        ("application/javascript", octet),
+        ("text/javascript", octet),
+        ("text/xml", octet),
+        ("application/pdf", octet),
+        ("application/x-unknown", octet),
+        ("video/x+xml", octet),
+        ("image/png", "image/png"),
+        ("IMAGE/JPEG", "image/jpeg"),
+        ("text/plain;charset=utf-8", "text/plain"),
+        ("audio/mpeg", "audio/mpeg"),
+        ("video/mp4", "video/mp4"),
+    ];
+    for (uploaded, served) in cases {
+        let attachment = customer
+            .upload(&room_id, "file", uploaded, 4)
+            .await
+            .unwrap_or_else(|status| panic!("{uploaded}: {status:?}"));
+        // The stored type is kept exactly as given ...
+        assert_eq!(attachment.content_type, uploaded);
+        // ... and whoever hands the bytes to a browser gets a type that cannot run.
+        let fetched = agent.get(&attachment.id).await;
+        assert_eq!(fetched.attachment.expect("a").content_type, uploaded);
+        assert_eq!(fetched.download_content_type, served, "{uploaded}");
+        assert_eq!(fetched.data, vec![b'x'; 4]);
+    }
     server.stop().await;
 }
 }

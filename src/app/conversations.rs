@@ -7,7 +7,7 @@ use super::validate::{
 use super::write::{self, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::{
-    Attachment, AttachmentQuota, AttachmentRef, Button, Message, Room, SenderType,
+    self, Attachment, AttachmentQuota, AttachmentRef, Button, Message, Room, SenderType,
     render_with_buttons,
 };
 use crate::domain::query::{Cursor, CustomerKey, Reader, RoomKey, TicketKey};
@@ -17,6 +17,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 pub const MAX_BUTTONS: usize = 20;
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+/// Longest attachment name accepted, in characters (the stored name is also cut to
+/// `conversation::MAX_FILE_NAME_BYTES` bytes).
+pub const MAX_FILE_NAME_LEN: usize = 255;
 
 /// SendMessage's input.
 #[derive(Debug, Clone, Default)]
@@ -530,7 +533,8 @@ impl App {
         })
     }
 
-    /// Stores a file for the room; the room's quota (`max_room_attachments`,
+    /// Stores a file for the room. Its name is kept as a base name only
+    /// (`conversation::file_name`); the room's quota (`max_room_attachments`,
     /// `max_room_attachment_bytes`) is checked in the same write that stores it.
     pub async fn upload_attachment(
         &self,
@@ -564,7 +568,21 @@ impl App {
     ) -> Result<AttachmentRef> {
         let mut v = Violations::new();
         v.id("room_id", room_id);
-        v.required_text("name", name, 255);
+        // Control characters in a name are dropped rather than refused (`file_name`).
+        if name.chars().count() > MAX_FILE_NAME_LEN {
+            v.add(
+                "name",
+                format!("must be at most {MAX_FILE_NAME_LEN} characters"),
+            );
+        }
+        let stored_name = conversation::file_name(name);
+        if stored_name.is_none() {
+            v.add(
+                "name",
+                "must name a file: empty, \".\", \"..\" or a name that is only a path or \
+                 control characters is not one",
+            );
+        }
         v.required_text("content_type", content_type, 128);
         if !content_type.contains('/') || content_type.chars().any(char::is_whitespace) {
             v.add("content_type", "must be a MIME type such as image/png");
@@ -591,7 +609,7 @@ impl App {
         }
         let meta = AttachmentRef {
             id: uuid::Uuid::now_v7().to_string(),
-            name: name.to_string(),
+            name: stored_name.unwrap_or_default(),
             content_type: content_type.to_string(),
             size: data.len() as i64,
         };
