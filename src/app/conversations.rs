@@ -4,6 +4,7 @@ use super::access::Access;
 use super::validate::{
     MAX_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
+use super::view::shown_message;
 use super::write::{self, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::{
@@ -262,8 +263,8 @@ impl App {
             client_message_id: new.client_message_id,
         };
         match self.add_message(message, principal.actor()).await? {
-            MessageAdded::Duplicate(message) => Ok((message, true)),
-            MessageAdded::New(message, _) => Ok((message, false)),
+            MessageAdded::Duplicate(message) => Ok((shown_message(principal, message), true)),
+            MessageAdded::New(message, _) => Ok((shown_message(principal, message), false)),
         }
     }
 
@@ -321,7 +322,10 @@ impl App {
             String::new()
         };
         Ok(MessagePage {
-            messages,
+            messages: messages
+                .into_iter()
+                .map(|message| shown_message(principal, message))
+                .collect(),
             next_page_token,
         })
     }
@@ -417,12 +421,12 @@ impl App {
             None => self.store.latest_seq(&room.id).await?,
         };
         let include_internal = sees_internal(&access);
-        let app = self.clone();
+        let (app, principal) = (self.clone(), principal.clone());
         // Messages of a room are added under its ticket's lock, so their sequence numbers
         // commit in order: the room needs no committed position, only word of commits.
         Ok(self.follow(self.store.activity(), last, move |after| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
-            let access = access.clone();
+            let (access, principal) = (access.clone(), principal.clone());
             async move {
                 // Access is re-checked on every read: an agent who loses the ticket stops
                 // hearing its room.
@@ -442,7 +446,10 @@ impl App {
                         super::FOLLOW_BATCH as i64,
                     )
                     .await?;
-                Ok(messages.into_iter().map(|m| (m.seq, m)).collect())
+                Ok(messages
+                    .into_iter()
+                    .map(|m| (m.seq, shown_message(&principal, m)))
+                    .collect())
             }
         }))
     }

@@ -12,6 +12,7 @@ mod routing;
 pub mod tickets;
 pub mod timers;
 pub mod validate;
+mod view;
 pub mod write;
 
 use crate::clock::Clock;

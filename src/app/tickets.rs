@@ -414,7 +414,8 @@ impl App {
         check_key(&mut v, "id", &key);
         v.finish()?;
         let access = self.access(principal).await?;
-        self.load(&access, &key).await
+        let ticket = self.load(&access, &key).await?;
+        self.shown(principal, ticket).await
     }
 
     pub async fn list_tickets(
@@ -423,7 +424,9 @@ impl App {
         list: ListTickets,
     ) -> Result<TicketPage> {
         let access = self.access(principal).await?;
-        self.list_in_scope(access.scope, list).await
+        let mut page = self.list_in_scope(access.scope, list).await?;
+        page.tickets = self.shown_all(principal, page.tickets).await?;
+        Ok(page)
     }
 
     /// Tickets assigned to the calling agent (AgentService.ListMyTickets, REST /v1/tickets).
@@ -539,9 +542,10 @@ impl App {
         expected_version: i64,
         transition: Transition,
     ) -> Result<Ticket> {
-        self.change_ticket_with_events(principal, key, expected_version, transition)
-            .await
-            .map(|(ticket, _)| ticket)
+        let (ticket, _) = self
+            .change_ticket_with_events(principal, key, expected_version, transition)
+            .await?;
+        self.shown(principal, ticket).await
     }
 
     /// `change_ticket`, also returning the events its change wrote.
@@ -850,7 +854,7 @@ impl App {
             .count_tickets(&query.filter, &query.scope, now)
             .await?;
         Ok(HistoryPage {
-            tickets,
+            tickets: self.shown_all(principal, tickets).await?,
             page,
             page_size,
             total_size,

@@ -67,6 +67,17 @@ pub struct Message {
     pub client_message_id: Option<String>,
 }
 
+impl Message {
+    /// The message as a customer sees it: an agent by its display name (`sender_name`) only,
+    /// its id (its staff e-mail address) left out.
+    pub fn shown_to_customer(mut self) -> Message {
+        if self.sender_type == SenderType::Agent {
+            self.sender_id.clear();
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Room {
     pub id: String,
