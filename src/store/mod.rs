@@ -259,6 +259,13 @@ pub trait ConversationStore: Send + Sync {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Room>>;
+    /// The database's plan for the first page of `customer_rooms` (checked by the tests).
+    async fn customer_rooms_plan(
+        &self,
+        customer: &CustomerKey,
+        reader: &Reader,
+        scope: &Scope,
+    ) -> Result<Vec<String>>;
     /// The attachment's description and room, without reading its content.
     async fn attachment_info(&self, id: &str) -> Result<Option<AttachmentInfo>>;
     /// The attachment's content.

@@ -35,6 +35,41 @@ macro_rules! sql_conversations {
                 .push("), 0)) AS unread");
             }
 
+            /// A page of a customer's rooms, after `prefix` (e.g. an `EXPLAIN`).
+            fn rooms_query<'a>(
+                prefix: &str,
+                customer: &CustomerKey,
+                reader: &Reader,
+                scope: &Scope,
+                after: Option<(i64, String)>,
+                limit: i64,
+            ) -> QueryBuilder<'a, $db> {
+                let mut qb = QueryBuilder::<$db>::new(format!("{prefix}SELECT {ROOM_COLUMNS}, "));
+                push_unread(&mut qb, reader);
+                qb.push(" FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE 1 = 1");
+                push_scope(&mut qb, scope);
+                match customer {
+                    CustomerKey::Id(id) => {
+                        qb.push(" AND r.customer_id = ").push_bind(id.clone());
+                    }
+                    CustomerKey::Identity { channel, social_id } => {
+                        push_identity(&mut qb, channel, social_id);
+                    }
+                }
+                if let Some((created_at, id)) = after {
+                    qb.push(" AND (r.created_at < ")
+                        .push_bind(created_at)
+                        .push(" OR (r.created_at = ")
+                        .push_bind(created_at)
+                        .push(" AND r.id < ")
+                        .push_bind(id)
+                        .push("))");
+                }
+                qb.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+                    .push_bind(limit);
+                qb
+            }
+
             type Statement<'v> =
                 sqlx::query::Query<'v, $db, <$db as sqlx::Database>::Arguments<'v>>;
 
@@ -137,31 +172,26 @@ macro_rules! sql_conversations {
                     after: Option<(i64, String)>,
                     limit: i64,
                 ) -> Result<Vec<Room>> {
-                    let mut qb = QueryBuilder::<$db>::new(format!("SELECT {ROOM_COLUMNS}, "));
-                    push_unread(&mut qb, reader);
-                    qb.push(" FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE 1 = 1");
-                    push_scope(&mut qb, scope);
-                    match customer {
-                        CustomerKey::Id(id) => {
-                            qb.push(" AND r.customer_id = ").push_bind(id.clone());
-                        }
-                        CustomerKey::Identity { channel, social_id } => {
-                            push_identity(&mut qb, channel, social_id);
-                        }
-                    }
-                    if let Some((created_at, id)) = after {
-                        qb.push(" AND (r.created_at < ")
-                            .push_bind(created_at)
-                            .push(" OR (r.created_at = ")
-                            .push_bind(created_at)
-                            .push(" AND r.id < ")
-                            .push_bind(id)
-                            .push("))");
-                    }
-                    qb.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-                        .push_bind(limit);
-                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    let rows = rooms_query("", customer, reader, scope, after, limit)
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
                     rows.iter().map(decode_room).collect()
+                }
+
+                async fn customer_rooms_plan(
+                    &self,
+                    customer: &CustomerKey,
+                    reader: &Reader,
+                    scope: &Scope,
+                ) -> Result<Vec<String>> {
+                    let rows = rooms_query(super::EXPLAIN, customer, reader, scope, None, 21)
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter()
+                        .map(|row| Ok(sqlx::Row::try_get::<String, _>(row, super::EXPLAIN_COLUMN)?))
+                        .collect()
                 }
 
                 async fn attachment_info(&self, id: &str) -> Result<Option<AttachmentInfo>> {
