@@ -40,6 +40,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate, then serve gRPC, grpc-web and the operator endpoints on one port.
+    // Boxed: serve's many settings would make every command as large as it.
     Serve(Box<ServeArgs>),
     /// Run the migrations and exit.
     Migrate(DatabaseArgs),
@@ -130,6 +131,18 @@ pub struct ServeArgs {
     /// fit in --max-message-bytes).
     #[arg(long, env = "CASEWORK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
+    /// Most attachments one room may hold; an upload past it is refused
+    /// (RESOURCE_EXHAUSTED).
+    #[arg(long, env = "CASEWORK_MAX_ROOM_ATTACHMENTS", default_value_t = 100)]
+    pub max_room_attachments: usize,
+    /// Most bytes of attachments one room may hold, all together; an upload past it is
+    /// refused (RESOURCE_EXHAUSTED).
+    #[arg(
+        long,
+        env = "CASEWORK_MAX_ROOM_ATTACHMENT_BYTES",
+        default_value_t = 100 * 1024 * 1024
+    )]
+    pub max_room_attachment_bytes: usize,
     /// Seconds of customer silence after an agent's chat message before the warning.
     #[arg(long, env = "CASEWORK_CHAT_WARNING_AFTER_SECS", default_value_t = 300)]
     pub chat_warning_after_secs: i64,

@@ -58,6 +58,8 @@ async fn run(cli: Cli) -> Result<()> {
             let config = AppConfig {
                 default_sla_seconds: args.default_sla_seconds,
                 max_attachment_bytes: args.max_attachment_bytes,
+                max_room_attachments: args.max_room_attachments,
+                max_room_attachment_bytes: args.max_room_attachment_bytes,
                 chat_timers: args.chat_timers()?,
                 requeue_channels: args
                     .requeue_channels

@@ -348,14 +348,12 @@ async fn an_agent_acts_only_on_its_tickets_and_waiting_tickets_of_its_queues(bac
     let mut f = fixture(backend).await;
     let mut agent = f.server.tickets(AGENT, Role::Agent).await;
 
+    // Another agent's ticket reads like a missing one (DESIGN.md §6).
     let before = snapshot(&mut f.admin, &f.others).await;
-    assert_code(agent.get(&f.others).await, Code::PermissionDenied);
-    assert_code(agent.close(&f.others).await, Code::PermissionDenied);
+    assert_code(agent.get(&f.others).await, Code::NotFound);
+    assert_code(agent.close(&f.others).await, Code::NotFound);
     let request = agent.req(hold(&f.others));
-    assert_code(
-        agent.client.hold_ticket(request).await,
-        Code::PermissionDenied,
-    );
+    assert_code(agent.client.hold_ticket(request).await, Code::NotFound);
     assert_eq!(snapshot(&mut f.admin, &f.others).await, before);
 
     // A waiting ticket may be taken, but not handed to someone else.
@@ -369,11 +367,8 @@ async fn an_agent_acts_only_on_its_tickets_and_waiting_tickets_of_its_queues(bac
 
     // Not visible at all outside its queues.
     let before = snapshot(&mut f.admin, &f.elsewhere).await;
-    assert_code(agent.get(&f.elsewhere).await, Code::PermissionDenied);
-    assert_code(
-        agent.assign(&f.elsewhere, AGENT).await,
-        Code::PermissionDenied,
-    );
+    assert_code(agent.get(&f.elsewhere).await, Code::NotFound);
+    assert_code(agent.assign(&f.elsewhere, AGENT).await, Code::NotFound);
     assert_eq!(snapshot(&mut f.admin, &f.elsewhere).await, before);
 
     // Listing shows exactly what it may see.
@@ -477,8 +472,8 @@ async fn a_service_acting_for_someone_gets_exactly_their_rights(backend: Backend
 
     // Outside the agent's rights.
     let before = snapshot(&mut f.admin, &f.others).await;
-    assert_code(for_agent.close(&f.others).await, Code::PermissionDenied);
-    assert_code(for_agent.get(&f.others).await, Code::PermissionDenied);
+    assert_code(for_agent.close(&f.others).await, Code::NotFound);
+    assert_code(for_agent.get(&f.others).await, Code::NotFound);
     assert_eq!(snapshot(&mut f.admin, &f.others).await, before);
 
     // Only service tokens may act for someone.
@@ -538,7 +533,7 @@ async fn a_service_acting_for_someone_gets_exactly_their_rights(backend: Backend
     let mut spaced = trusted
         .clone()
         .with_header("x-agent-user-id", &format!(" {ADMIN}"));
-    assert_code(spaced.get(&f.others).await, Code::PermissionDenied);
+    assert_code(spaced.get(&f.others).await, Code::NotFound);
     let mut exact = trusted.with_header("x-agent-user-id", ADMIN);
     exact.get(&f.others).await.expect("the admin sees every ticket");
 

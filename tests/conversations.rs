@@ -375,7 +375,7 @@ async fn rooms_are_private_and_stream_live(backend: Backend) {
             .await,
         Code::NotFound,
     );
-    assert_code(other_agent.room(&ticket.id).await, Code::PermissionDenied);
+    assert_code(other_agent.room(&ticket.id).await, Code::NotFound);
 
     // The customer watches; an internal note never reaches it.
     let request = customer.auth.req(pb::WatchRoomRequest {

@@ -158,8 +158,8 @@ async fn a_ticket_lives_its_whole_life(backend: Backend) {
     let escalation = escalated.escalation.expect("escalation");
     assert_eq!(escalation.department, DEPARTMENT);
     assert_eq!(escalation.from_agent, AGENT);
-    // The agent no longer holds it.
-    assert_code(agent.get(&id).await, Code::PermissionDenied);
+    // The agent no longer holds it: to the agent it is as if it did not exist.
+    assert_code(agent.get(&id).await, Code::NotFound);
 
     // A refund workflow records progress and links its refund.
     let workflow = service

@@ -908,7 +908,9 @@ async fn hidden_reads_like_missing(backend: Backend) {
     );
     assert!(!body.to_string().contains(&ticket.id), "{body}");
 
-    // An agent outside the ticket's queue: 403, without the id it did not send.
+    // An agent outside the ticket's queue: the very 404 of a missing ticket, worded from
+    // what it sent (never the ticket's id), for reads and writes alike; the write changes
+    // nothing.
     server
         .app
         .store()
@@ -926,11 +928,43 @@ async fn hidden_reads_like_missing(backend: Backend) {
         })
         .await
         .expect("agent");
-    let (status, body) = Rest::as_role(&server, "outsider@example.com", Role::Agent)
-        .get("/v1/tickets/cust1-ext")
+    let outsider = Rest::as_role(&server, "outsider@example.com", Role::Agent);
+    let mut admin = server.admin().await;
+    let before = admin.get(&ticket.id).await.expect("ticket");
+    let (status, body) = outsider.get("/v1/tickets/cust1-ext").await;
+    assert_error(status, &body, 404, "not found");
+    assert_eq!(
+        body,
+        json!({"errors": [{"status": "404", "title": "not found",
+            "detail": "ticket cust1-ext not found"}]})
+    );
+    let (_, missing) = outsider.get("/v1/tickets/no-such-ext").await;
+    assert_eq!(
+        body.to_string().replace("cust1-ext", "KEY"),
+        missing.to_string().replace("no-such-ext", "KEY")
+    );
+    let close = json!({"statusReason": "done", "resolutionStatus": "NO_ACTION"});
+    let (status, body) = outsider
+        .send(Method::POST, "/v1/tickets/cust1-ext/close", Some(close.clone()))
         .await;
-    assert_error(status, &body, 403, "forbidden");
+    assert_error(status, &body, 404, "not found");
+    let (_, missing) = outsider
+        .send(Method::POST, "/v1/tickets/no-such-ext/close", Some(close))
+        .await;
+    assert_eq!(
+        body.to_string().replace("cust1-ext", "KEY"),
+        missing.to_string().replace("no-such-ext", "KEY")
+    );
+    let (status, body) = outsider
+        .send(Method::DELETE, &format!("/v1/rooms/{room}"), None)
+        .await;
+    assert_error(status, &body, 404, "not found");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        json!(format!("room {room} not found"))
+    );
     assert!(!body.to_string().contains(&ticket.id), "{body}");
+    assert_eq!(admin.get(&ticket.id).await.expect("ticket"), before);
 
     // The ticket's own customer reads it; reference data is not for customers.
     let owner = Rest::as_role(&server, "cust-1", Role::Customer);

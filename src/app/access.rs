@@ -115,20 +115,18 @@ impl Access {
         }
     }
 
-    /// Refuses a ticket outside the principal's scope: customers get `NotFound` (existence
-    /// must not leak), agents `PermissionDenied`.
+    /// Refuses a ticket outside the principal's scope with `NotFound`, whoever asks: to a
+    /// customer, an agent or a supervisor outside the ticket's queues, a ticket it may not see
+    /// reads exactly like one that does not exist (DESIGN.md §6), so ids, numbers and
+    /// external ids are no oracle of what exists elsewhere. What it may see but not do stays
+    /// `PermissionDenied` (`can_apply`).
     pub fn can_see(&self, ticket: &Ticket) -> Result<()> {
         if in_scope(&self.scope, ticket) {
             return Ok(());
         }
         // Worded without the ticket's id: the caller may have named it another way, and the
         // caller's own key goes into the message where it is mapped (`App::load`).
-        match self.role {
-            Role::Customer => Err(Error::NotFound("ticket".into())),
-            _ => Err(Error::PermissionDenied(
-                "the ticket is outside your queues and assignments".into(),
-            )),
-        }
+        Err(Error::NotFound("ticket".into()))
     }
 
     /// May this principal apply `transition` to `ticket`?

@@ -4,10 +4,12 @@ use super::access::Access;
 use super::validate::{
     MAX_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_TEXT_LEN, Violations, non_empty,
 };
+use super::view::shown_message;
 use super::write::{self, MessageAdded};
 use super::{App, paging};
 use crate::domain::conversation::{
-    Attachment, AttachmentRef, Button, Message, Room, SenderType, render_with_buttons,
+    self, Attachment, AttachmentQuota, AttachmentRef, Button, Message, Room, SenderType,
+    render_with_buttons,
 };
 use crate::domain::query::{Cursor, CustomerKey, Reader, RoomKey, TicketKey};
 use crate::domain::{Principal, Role, Ticket, Transition};
@@ -16,6 +18,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 pub const MAX_BUTTONS: usize = 20;
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+/// Longest attachment name accepted, in characters (the stored name is also cut to
+/// `conversation::MAX_FILE_NAME_BYTES` bytes).
+pub const MAX_FILE_NAME_LEN: usize = 255;
 
 /// SendMessage's input.
 #[derive(Debug, Clone, Default)]
@@ -220,7 +225,7 @@ impl App {
         let (room, ticket) = self.room_for(&access, key).await?;
         let mut attachments = Vec::with_capacity(new.attachment_ids.len());
         for (i, id) in new.attachment_ids.iter().enumerate() {
-            match self.store.get_attachment(id).await? {
+            match self.store.attachment_info(id).await? {
                 Some(attachment) if attachment.room_id == room.id => {
                     attachments.push(attachment.meta)
                 }
@@ -258,8 +263,8 @@ impl App {
             client_message_id: new.client_message_id,
         };
         match self.add_message(message, principal.actor()).await? {
-            MessageAdded::Duplicate(message) => Ok((message, true)),
-            MessageAdded::New(message, _) => Ok((message, false)),
+            MessageAdded::Duplicate(message) => Ok((shown_message(principal, message), true)),
+            MessageAdded::New(message, _) => Ok((shown_message(principal, message), false)),
         }
     }
 
@@ -317,7 +322,10 @@ impl App {
             String::new()
         };
         Ok(MessagePage {
-            messages,
+            messages: messages
+                .into_iter()
+                .map(|message| shown_message(principal, message))
+                .collect(),
             next_page_token,
         })
     }
@@ -413,18 +421,20 @@ impl App {
             None => self.store.latest_seq(&room.id).await?,
         };
         let include_internal = sees_internal(&access);
-        let app = self.clone();
+        let (app, principal) = (self.clone(), principal.clone());
         // Messages of a room are added under its ticket's lock, so their sequence numbers
         // commit in order: the room needs no committed position, only word of commits.
         Ok(self.follow(self.store.activity(), last, move |after| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
-            let access = access.clone();
+            let (access, principal) = (access.clone(), principal.clone());
             async move {
                 // Access is re-checked on every read: an agent who loses the ticket stops
                 // hearing its room.
+                // Refused in the words of the room the caller named, like a missing room.
+                let gone = || Error::NotFound(format!("room {room_id}"));
                 match app.store.get_ticket(&TicketKey::Id(ticket_id)).await? {
-                    Some(ticket) => access.can_see(&ticket)?,
-                    None => return Err(Error::NotFound(format!("room {room_id}"))),
+                    Some(ticket) => access.can_see(&ticket).map_err(|_| gone())?,
+                    None => return Err(gone()),
                 }
                 let messages = app
                     .store
@@ -436,7 +446,10 @@ impl App {
                         super::FOLLOW_BATCH as i64,
                     )
                     .await?;
-                Ok(messages.into_iter().map(|m| (m.seq, m)).collect())
+                Ok(messages
+                    .into_iter()
+                    .map(|m| (m.seq, shown_message(&principal, m)))
+                    .collect())
             }
         }))
     }
@@ -527,7 +540,32 @@ impl App {
         })
     }
 
+    /// Stores a file for the room. Its name is kept as a base name only
+    /// (`conversation::file_name`); the room's quota (`max_room_attachments`,
+    /// `max_room_attachment_bytes`) is checked in the same write that stores it.
     pub async fn upload_attachment(
+        &self,
+        principal: &Principal,
+        room_id: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+    ) -> Result<AttachmentRef> {
+        let (app, principal) = (self.clone(), principal.clone());
+        let (room_id, name, content_type) = (
+            room_id.to_string(),
+            name.to_string(),
+            content_type.to_string(),
+        );
+        self.detached(async move {
+            app.upload_attachment_attached(&principal, &room_id, &name, &content_type, data)
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room_id))]
+    async fn upload_attachment_attached(
         &self,
         principal: &Principal,
         room_id: &str,
@@ -537,7 +575,21 @@ impl App {
     ) -> Result<AttachmentRef> {
         let mut v = Violations::new();
         v.id("room_id", room_id);
-        v.required_text("name", name, 255);
+        // Control characters in a name are dropped rather than refused (`file_name`).
+        if name.chars().count() > MAX_FILE_NAME_LEN {
+            v.add(
+                "name",
+                format!("must be at most {MAX_FILE_NAME_LEN} characters"),
+            );
+        }
+        let stored_name = conversation::file_name(name);
+        if stored_name.is_none() {
+            v.add(
+                "name",
+                "must name a file: empty, \".\", \"..\" or a name that is only a path or \
+                 control characters is not one",
+            );
+        }
         v.required_text("content_type", content_type, 128);
         if !content_type.contains('/') || content_type.chars().any(char::is_whitespace) {
             v.add("content_type", "must be a MIME type such as image/png");
@@ -553,7 +605,7 @@ impl App {
         }
         v.finish()?;
         let access = self.access(principal).await?;
-        let (room, _) = self
+        let (room, ticket) = self
             .room_for(&access, RoomKey::Id(room_id.to_string()))
             .await?;
         if room.closed {
@@ -564,21 +616,33 @@ impl App {
         }
         let meta = AttachmentRef {
             id: uuid::Uuid::now_v7().to_string(),
-            name: name.to_string(),
+            name: stored_name.unwrap_or_default(),
             content_type: content_type.to_string(),
             size: data.len() as i64,
         };
+        let attachment = std::sync::Arc::new(Attachment {
+            meta: meta.clone(),
+            room_id: room.id,
+            data,
+            created_at: self.clock.now(),
+        });
+        let quota = AttachmentQuota {
+            max_count: i64::try_from(self.config.max_room_attachments).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(self.config.max_room_attachment_bytes).unwrap_or(i64::MAX),
+        };
         self.store
-            .save_attachment(Attachment {
-                meta: meta.clone(),
-                room_id: room.id,
-                data,
-                created_at: self.clock.now(),
+            .write(move |tx| {
+                let (attachment, ticket_id) = (attachment.clone(), ticket.id.clone());
+                Box::pin(
+                    async move { write::add_attachment(tx, &ticket_id, &attachment, &quota).await },
+                )
             })
             .await?;
         Ok(meta)
     }
 
+    /// An attachment with its content. Access is decided on its description and room before
+    /// the content is read; one the caller may not see is refused exactly like a missing one.
     pub async fn get_attachment(
         &self,
         principal: &Principal,
@@ -587,14 +651,29 @@ impl App {
         let mut v = Violations::new();
         v.id("attachment_id", attachment_id);
         v.finish()?;
+        let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
         let access = self.access(principal).await?;
-        let attachment = self
+        let info = self
             .store
-            .get_attachment(attachment_id)
+            .attachment_info(attachment_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("attachment {attachment_id}")))?;
-        self.room_for(&access, RoomKey::Id(attachment.room_id.clone()))
-            .await?;
-        Ok(attachment)
+            .ok_or_else(not_found)?;
+        self.room_for(&access, RoomKey::Id(info.room_id.clone()))
+            .await
+            .map_err(|error| match error {
+                Error::NotFound(_) => not_found(),
+                other => other,
+            })?;
+        let data = self
+            .store
+            .attachment_data(attachment_id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok(Attachment {
+            meta: info.meta,
+            room_id: info.room_id,
+            data,
+            created_at: info.created_at,
+        })
     }
 }

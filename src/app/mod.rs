@@ -12,6 +12,7 @@ mod routing;
 pub mod tickets;
 pub mod timers;
 pub mod validate;
+mod view;
 pub mod write;
 
 use crate::clock::Clock;
@@ -35,6 +36,10 @@ pub struct AppConfig {
     pub requeue_channels: Vec<String>,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: usize,
+    /// Most attachments one room may hold.
+    pub max_room_attachments: usize,
+    /// Most bytes of attachments one room may hold, all together.
+    pub max_room_attachment_bytes: usize,
     /// Chat auto-close delays.
     pub chat_timers: crate::domain::timers::ChatTimers,
     /// Longest a live stream runs; clients then resume with their last id.
@@ -54,6 +59,8 @@ impl Default for AppConfig {
             stream_buffer: 256,
             requeue_channels: vec!["chat".into()],
             max_attachment_bytes: 10 * 1024 * 1024,
+            max_room_attachments: 100,
+            max_room_attachment_bytes: 100 * 1024 * 1024,
             chat_timers: crate::domain::timers::ChatTimers::default(),
             stream_max_lifetime: std::time::Duration::from_secs(3600),
             stream_stall: std::time::Duration::from_secs(30),

@@ -208,15 +208,10 @@ impl App {
         self.clock.now()
     }
 
+    /// The ticket `key` names, if the caller may see it. A ticket it may not see is refused
+    /// exactly like a missing one, worded from `key` (see `ticket_not_found`).
     pub(crate) async fn load(&self, access: &Access, key: &TicketKey) -> Result<Ticket> {
-        let not_found = || {
-            Error::NotFound(match key {
-                TicketKey::Id(id) => format!("ticket {id}"),
-                TicketKey::Number(number) => format!("ticket number {number}"),
-                TicketKey::ExternalId(id) => format!("ticket with external id {id}"),
-                TicketKey::Reference(reference) => format!("ticket {reference}"),
-            })
-        };
+        let not_found = || ticket_not_found(key);
         let ticket = match key {
             // An id wins over another ticket's equal external id.
             TicketKey::Reference(reference) => match self
@@ -419,7 +414,8 @@ impl App {
         check_key(&mut v, "id", &key);
         v.finish()?;
         let access = self.access(principal).await?;
-        self.load(&access, &key).await
+        let ticket = self.load(&access, &key).await?;
+        self.shown(principal, ticket).await
     }
 
     pub async fn list_tickets(
@@ -428,7 +424,9 @@ impl App {
         list: ListTickets,
     ) -> Result<TicketPage> {
         let access = self.access(principal).await?;
-        self.list_in_scope(access.scope, list).await
+        let mut page = self.list_in_scope(access.scope, list).await?;
+        page.tickets = self.shown_all(principal, page.tickets).await?;
+        Ok(page)
     }
 
     /// Tickets assigned to the calling agent (AgentService.ListMyTickets, REST /v1/tickets).
@@ -544,9 +542,10 @@ impl App {
         expected_version: i64,
         transition: Transition,
     ) -> Result<Ticket> {
-        self.change_ticket_with_events(principal, key, expected_version, transition)
-            .await
-            .map(|(ticket, _)| ticket)
+        let (ticket, _) = self
+            .change_ticket_with_events(principal, key, expected_version, transition)
+            .await?;
+        self.shown(principal, ticket).await
     }
 
     /// `change_ticket`, also returning the events its change wrote.
@@ -609,8 +608,17 @@ impl App {
             _ => None,
         };
         let actor = principal.actor();
+        // Retries reload by id; a ticket that meanwhile left the caller's sight is still
+        // refused in the words of the key the caller sent.
+        let asked = key.clone();
         for attempt in 0..MAX_ATTEMPTS {
-            let mut ticket = self.load(&access, &key).await?;
+            let mut ticket = self
+                .load(&access, &key)
+                .await
+                .map_err(|error| match error {
+                    Error::NotFound(_) => ticket_not_found(&asked),
+                    other => other,
+                })?;
             // Retries reload by id: the ticket named first is the one changed.
             key = TicketKey::Id(ticket.id.clone());
             tracing::Span::current().record("ticket_id", ticket.id.as_str());
@@ -846,7 +854,7 @@ impl App {
             .count_tickets(&query.filter, &query.scope, now)
             .await?;
         Ok(HistoryPage {
-            tickets,
+            tickets: self.shown_all(principal, tickets).await?,
             page,
             page_size,
             total_size,
@@ -1142,6 +1150,18 @@ impl EventStream {
         }
         true
     }
+}
+
+/// The refusal of a ticket that does not exist or that the caller may not see: the same
+/// words for both, from the caller's own key, so neither the answer nor its wording tells
+/// them apart (DESIGN.md §6).
+pub(crate) fn ticket_not_found(key: &TicketKey) -> Error {
+    Error::NotFound(match key {
+        TicketKey::Id(id) => format!("ticket {id}"),
+        TicketKey::Number(number) => format!("ticket number {number}"),
+        TicketKey::ExternalId(id) => format!("ticket with external id {id}"),
+        TicketKey::Reference(reference) => format!("ticket {reference}"),
+    })
 }
 
 /// A ticket key's own checks; `field` names it when it is an id.

@@ -3,7 +3,7 @@
 //! closure given to `Store::write`, so it commits or rolls back with the rest of the write;
 //! every store runs the same steps.
 use crate::clock::Time;
-use crate::domain::conversation::Message;
+use crate::domain::conversation::{Attachment, AttachmentQuota, Message};
 use crate::domain::query::Agents;
 use crate::domain::routing::{self, AgentLoad};
 use crate::domain::timers::{self, ChatTimers};
@@ -280,4 +280,28 @@ pub async fn append_message(
         .pop()
         .ok_or_else(|| Error::Internal("no MESSAGE_ADDED event".into()))?;
     Ok((ticket, message, event))
+}
+
+/// Stores an attachment in the room of ticket `ticket_id` if the room is open and within its
+/// quota. The ticket is locked first, so uploads to one room are counted one at a time (also
+/// across replicas) and a close cannot slip in between.
+pub async fn add_attachment(
+    tx: &mut dyn Tx,
+    ticket_id: &str,
+    attachment: &Attachment,
+    quota: &AttachmentQuota,
+) -> Result<()> {
+    let ticket = tx
+        .ticket_for_update(ticket_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("room {}", attachment.room_id)))?;
+    if ticket.metadata.chat_room_closed {
+        return Err(Error::FailedPrecondition(format!(
+            "room {} is closed",
+            attachment.room_id
+        )));
+    }
+    let usage = tx.attachment_usage(&attachment.room_id).await?;
+    quota.admit(&attachment.room_id, usage, attachment.meta.size)?;
+    tx.insert_attachment(attachment).await
 }

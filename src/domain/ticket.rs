@@ -3,6 +3,7 @@ use crate::clock::Time;
 use crate::domain::reference::ResolutionStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -214,4 +215,63 @@ impl Ticket {
     pub fn is_waiting(&self) -> bool {
         self.status == TicketStatus::Created && self.assignee.is_none() && self.bot_id.is_none()
     }
+
+    /// The people the ticket names by id besides its customer: its assignee, the agents of
+    /// its escalation, and whoever closed it or linked it (actors, `via/id` when a service
+    /// acted for someone: the id after the last `/`).
+    pub fn staff_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .assignee
+            .iter()
+            .chain(self.last_assignee.iter())
+            .cloned()
+            .collect();
+        if let Some(escalation) = &self.escalation {
+            ids.extend([escalation.from_agent.clone(), escalation.to_agent.clone()]);
+        }
+        if let Some(resolution) = &self.resolution {
+            ids.push(actor_id(&resolution.closed_by).to_string());
+        }
+        for link in &self.metadata.children_links {
+            ids.push(actor_id(&link.creator).to_string());
+        }
+        ids.retain(|id| !id.is_empty() && *id != self.customer.id);
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The ticket as its customer sees it: every agent it names appears by display name
+    /// (`names`: agent id → name), never by id — an agent's id is its staff e-mail address.
+    /// Anyone without a display name (a service, an agent without a profile) appears as an
+    /// empty name; the customer itself stays as it is.
+    pub fn shown_to_customer(mut self, names: &HashMap<String, String>) -> Ticket {
+        let customer = self.customer.id.clone();
+        let shown = |actor: &str| -> String {
+            let id = actor_id(actor);
+            if id.is_empty() || id == customer {
+                id.to_string()
+            } else {
+                names.get(id).cloned().unwrap_or_default()
+            }
+        };
+        self.assignee = self.assignee.as_deref().map(shown);
+        self.last_assignee = None;
+        if let Some(escalation) = &mut self.escalation {
+            escalation.from_agent = shown(&escalation.from_agent);
+            escalation.to_agent = shown(&escalation.to_agent);
+        }
+        if let Some(resolution) = &mut self.resolution {
+            resolution.closed_by = shown(&resolution.closed_by);
+        }
+        for link in &mut self.metadata.children_links {
+            link.creator = shown(&link.creator);
+        }
+        self
+    }
+}
+
+/// Who an actor is: `svc-bot/agent@example.com` (a service acting for an agent) is the agent.
+fn actor_id(actor: &str) -> &str {
+    actor.rsplit('/').next().unwrap_or(actor)
 }

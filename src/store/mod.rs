@@ -9,7 +9,7 @@ pub mod sqlite;
 
 use crate::clock::Time;
 use crate::domain::ccr::Ccr;
-use crate::domain::conversation::{Attachment, Message, Room};
+use crate::domain::conversation::{Attachment, AttachmentInfo, AttachmentUsage, Message, Room};
 use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter, Watched,
@@ -124,6 +124,9 @@ pub trait Tx: Send {
     ) -> Result<Option<Message>>;
     /// Appends a message to its room; returns its sequence number in the room.
     async fn insert_message(&mut self, message: &Message) -> Result<i64>;
+    /// What the room's attachments take up (their number and total size).
+    async fn attachment_usage(&mut self, room_id: &str) -> Result<AttachmentUsage>;
+    async fn insert_attachment(&mut self, attachment: &Attachment) -> Result<()>;
 }
 
 /// A write: a closure over the transaction primitives. `Fn`, so a backend may run it again
@@ -273,8 +276,17 @@ pub trait ConversationStore: Send + Sync {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Room>>;
-    async fn save_attachment(&self, attachment: Attachment) -> Result<()>;
-    async fn get_attachment(&self, id: &str) -> Result<Option<Attachment>>;
+    /// The database's plan for the first page of `customer_rooms` (checked by the tests).
+    async fn customer_rooms_plan(
+        &self,
+        customer: &CustomerKey,
+        reader: &Reader,
+        scope: &Scope,
+    ) -> Result<Vec<String>>;
+    /// The attachment's description and room, without reading its content.
+    async fn attachment_info(&self, id: &str) -> Result<Option<AttachmentInfo>>;
+    /// The attachment's content.
+    async fn attachment_data(&self, id: &str) -> Result<Option<Vec<u8>>>;
 }
 
 #[async_trait]

@@ -11,7 +11,7 @@
 //!   JSON array, for the lists an agent row carries).
 use crate::clock::from_micros;
 use crate::domain::ccr::Ccr;
-use crate::domain::conversation::{Attachment, AttachmentRef, Message, Room, SenderType};
+use crate::domain::conversation::{AttachmentInfo, AttachmentRef, Message, Room, SenderType};
 use crate::domain::routing::AgentLoad;
 use crate::domain::{
     Agent, AgentRole, AgentStatus, EscalationDepartment, EventType, Queue, Ticket, TicketEvent,
@@ -45,7 +45,6 @@ pub trait Columns {
     fn int(&self, name: &str) -> Result<i64>;
     fn opt_int(&self, name: &str) -> Result<Option<i64>>;
     fn flag(&self, name: &str) -> Result<bool>;
-    fn bytes(&self, name: &str) -> Result<Vec<u8>>;
     /// A JSON document (TEXT in SQLite, JSONB in PostgreSQL).
     fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T>;
 }
@@ -66,9 +65,6 @@ macro_rules! columns {
                 Ok(self.try_get(name)?)
             }
             fn flag(&self, name: &str) -> Result<bool> {
-                Ok(self.try_get(name)?)
-            }
-            fn bytes(&self, name: &str) -> Result<Vec<u8>> {
                 Ok(self.try_get(name)?)
             }
             fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
@@ -433,8 +429,8 @@ pub fn decode_room(row: &impl Columns) -> Result<Room> {
     })
 }
 
-pub fn decode_attachment(row: &impl Columns) -> Result<Attachment> {
-    Ok(Attachment {
+pub fn decode_attachment_info(row: &impl Columns) -> Result<AttachmentInfo> {
+    Ok(AttachmentInfo {
         meta: AttachmentRef {
             id: row.text("id")?,
             name: row.text("name")?,
@@ -442,7 +438,6 @@ pub fn decode_attachment(row: &impl Columns) -> Result<Attachment> {
             size: row.int("size")?,
         },
         room_id: row.text("room_id")?,
-        data: row.bytes("data")?,
         created_at: from_micros(row.int("created_at")?),
     })
 }
@@ -488,7 +483,7 @@ macro_rules! sql_tx {
         mod sql_tx {
             use super::$tx;
             use $crate::clock::{Time, to_micros};
-            use $crate::domain::conversation::Message;
+            use $crate::domain::conversation::{Attachment, AttachmentUsage, Message};
             use $crate::domain::routing::AgentLoad;
             use $crate::domain::{NewEvent, Ticket, TicketEvent};
             use $crate::error::Result;
@@ -875,6 +870,38 @@ macro_rules! sql_tx {
                         .await;
                     self.check(updated)?;
                     Ok(seq)
+                }
+
+                async fn attachment_usage(&mut self, room_id: &str) -> Result<AttachmentUsage> {
+                    let row = sqlx::query(
+                        "SELECT COUNT(*) AS count, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
+                         FROM attachments WHERE room_id = $1",
+                    )
+                    .bind(room_id)
+                    .fetch_one(&mut *self.conn)
+                    .await;
+                    let row = self.check(row)?;
+                    Ok(AttachmentUsage {
+                        count: row.int("count")?,
+                        bytes: row.int("bytes")?,
+                    })
+                }
+
+                async fn insert_attachment(&mut self, attachment: &Attachment) -> Result<()> {
+                    let inserted = sqlx::query(
+                        "INSERT INTO attachments (id, room_id, name, content_type, size, data, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&attachment.meta.id)
+                    .bind(&attachment.room_id)
+                    .bind(&attachment.meta.name)
+                    .bind(&attachment.meta.content_type)
+                    .bind(attachment.meta.size)
+                    .bind(&attachment.data)
+                    .bind(to_micros(attachment.created_at))
+                    .execute(&mut *self.conn)
+                    .await;
+                    self.check(inserted).map(drop)
                 }
             }
         }

@@ -7,14 +7,14 @@ macro_rules! sql_conversations {
         mod sql_conversations {
             use super::$store;
             use $crate::clock::{Time, to_micros};
-            use $crate::domain::conversation::{Attachment, Message, Room};
+            use $crate::domain::conversation::{AttachmentInfo, Message, Room};
             use $crate::domain::query::{CustomerKey, Reader, RoomKey, Scope};
             use $crate::error::Result;
             use $crate::store::ConversationStore;
             use $crate::store::filter::push_scope;
             use super::sql_store::write_one;
             use $crate::store::sql::{
-                MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment, decode_message, decode_room,
+                MESSAGE_COLUMNS, ROOM_COLUMNS, decode_attachment_info, decode_message, decode_room,
                 push_identity,
             };
             use sqlx::QueryBuilder;
@@ -35,6 +35,41 @@ macro_rules! sql_conversations {
                 .push("), 0)) AS unread");
             }
 
+            /// A page of a customer's rooms, after `prefix` (e.g. an `EXPLAIN`).
+            fn rooms_query<'a>(
+                prefix: &str,
+                customer: &CustomerKey,
+                reader: &Reader,
+                scope: &Scope,
+                after: Option<(i64, String)>,
+                limit: i64,
+            ) -> QueryBuilder<'a, $db> {
+                let mut qb = QueryBuilder::<$db>::new(format!("{prefix}SELECT {ROOM_COLUMNS}, "));
+                push_unread(&mut qb, reader);
+                qb.push(" FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE 1 = 1");
+                push_scope(&mut qb, scope);
+                match customer {
+                    CustomerKey::Id(id) => {
+                        qb.push(" AND r.customer_id = ").push_bind(id.clone());
+                    }
+                    CustomerKey::Identity { channel, social_id } => {
+                        push_identity(&mut qb, channel, social_id);
+                    }
+                }
+                if let Some((created_at, id)) = after {
+                    qb.push(" AND (r.created_at < ")
+                        .push_bind(created_at)
+                        .push(" OR (r.created_at = ")
+                        .push_bind(created_at)
+                        .push(" AND r.id < ")
+                        .push_bind(id)
+                        .push("))");
+                }
+                qb.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+                    .push_bind(limit);
+                qb
+            }
+
             type Statement<'v> =
                 sqlx::query::Query<'v, $db, <$db as sqlx::Database>::Arguments<'v>>;
 
@@ -49,20 +84,6 @@ macro_rules! sql_conversations {
                 .bind(room_id)
                 .bind(reader)
                 .bind(*seq)
-            }
-
-            fn attachment_insert(attachment: &Attachment) -> Statement<'_> {
-                sqlx::query(
-                    "INSERT INTO attachments (id, room_id, name, content_type, size, data, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&attachment.meta.id)
-                .bind(&attachment.room_id)
-                .bind(&attachment.meta.name)
-                .bind(&attachment.meta.content_type)
-                .bind(attachment.meta.size)
-                .bind(&attachment.data)
-                .bind(to_micros(attachment.created_at))
             }
 
             #[async_trait::async_trait]
@@ -151,46 +172,44 @@ macro_rules! sql_conversations {
                     after: Option<(i64, String)>,
                     limit: i64,
                 ) -> Result<Vec<Room>> {
-                    let mut qb = QueryBuilder::<$db>::new(format!("SELECT {ROOM_COLUMNS}, "));
-                    push_unread(&mut qb, reader);
-                    qb.push(" FROM rooms r JOIN tickets t ON t.id = r.ticket_id WHERE 1 = 1");
-                    push_scope(&mut qb, scope);
-                    match customer {
-                        CustomerKey::Id(id) => {
-                            qb.push(" AND r.customer_id = ").push_bind(id.clone());
-                        }
-                        CustomerKey::Identity { channel, social_id } => {
-                            push_identity(&mut qb, channel, social_id);
-                        }
-                    }
-                    if let Some((created_at, id)) = after {
-                        qb.push(" AND (r.created_at < ")
-                            .push_bind(created_at)
-                            .push(" OR (r.created_at = ")
-                            .push_bind(created_at)
-                            .push(" AND r.id < ")
-                            .push_bind(id)
-                            .push("))");
-                    }
-                    qb.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-                        .push_bind(limit);
-                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    let rows = rooms_query("", customer, reader, scope, after, limit)
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
                     rows.iter().map(decode_room).collect()
                 }
 
-                async fn save_attachment(&self, attachment: Attachment) -> Result<()> {
-                    write_one(self, attachment, attachment_insert).await
+                async fn customer_rooms_plan(
+                    &self,
+                    customer: &CustomerKey,
+                    reader: &Reader,
+                    scope: &Scope,
+                ) -> Result<Vec<String>> {
+                    let rows = rooms_query(super::EXPLAIN, customer, reader, scope, None, 21)
+                        .build()
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter()
+                        .map(|row| Ok(sqlx::Row::try_get::<String, _>(row, super::EXPLAIN_COLUMN)?))
+                        .collect()
                 }
 
-                async fn get_attachment(&self, id: &str) -> Result<Option<Attachment>> {
+                async fn attachment_info(&self, id: &str) -> Result<Option<AttachmentInfo>> {
                     let row = sqlx::query(
-                        "SELECT id, room_id, name, content_type, size, data, created_at \
+                        "SELECT id, room_id, name, content_type, size, created_at \
                          FROM attachments WHERE id = $1",
                     )
                     .bind(id)
                     .fetch_optional(self.reader())
                     .await?;
-                    row.as_ref().map(decode_attachment).transpose()
+                    row.as_ref().map(decode_attachment_info).transpose()
+                }
+
+                async fn attachment_data(&self, id: &str) -> Result<Option<Vec<u8>>> {
+                    Ok(sqlx::query_scalar("SELECT data FROM attachments WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await?)
                 }
             }
         }

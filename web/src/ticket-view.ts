@@ -507,7 +507,7 @@ export class TicketView {
         h("div", { class: "msg-body", "data-testid": "message-body" }, m.body),
         m.attachments.length
           ? h("div", { class: "msg-attachments" }, m.attachments.map((a) =>
-              h("button", { class: "attachment", title: `${a.contentType} · ${a.size} bytes`, onclick: () => void this.download(a.id, a.name, a.contentType) }, a.name)))
+              h("button", { class: "attachment", title: `${a.contentType} · ${a.size} bytes`, onclick: () => void this.download(a.id, a.name) }, a.name)))
           : null,
         m.buttons.length ? h("div", { class: "msg-buttons" }, m.buttons.map((b) => h("span", { class: "chip", title: b.payload }, b.label))) : null,
       ),
@@ -515,10 +515,13 @@ export class TicketView {
     );
   }
 
-  private async download(id: string, name: string, type: string): Promise<void> {
+  /** Saves an attachment. The blob gets the server's `downloadContentType`, never the
+   *  uploaded type: a blob URL lives in this page's origin, so HTML or SVG must not render. */
+  private async download(id: string, name: string): Promise<void> {
     try {
       const res = await this.ctx.api.conversations.getAttachment({ attachmentId: id });
-      const url = URL.createObjectURL(new Blob([res.data.slice()], { type: type || "application/octet-stream" }));
+      const type = res.downloadContentType || "application/octet-stream";
+      const url = URL.createObjectURL(new Blob([res.data.slice()], { type }));
       const a = h("a", { href: url, download: name });
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);

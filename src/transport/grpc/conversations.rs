@@ -263,6 +263,7 @@ impl ConversationService for ConversationApi {
             .get_attachment(&principal, &request.into_inner().attachment_id)
             .await?;
         Ok(Response::new(pb::GetAttachmentResponse {
+            download_content_type: attachment.download_content_type(),
             attachment: Some(attachment_pb(attachment.meta)),
             room_id: attachment.room_id,
             data: attachment.data,
