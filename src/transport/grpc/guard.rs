@@ -240,7 +240,7 @@ fn grpc_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
 
 /// A unary request is one length-prefixed message: a flag byte (1 only with an encoding),
 /// four bytes of length, then that many bytes, and nothing after it.
-fn check_frames(body: &Bytes, encoded: bool, max: usize) -> Result<(), Status> {
+pub fn check_frames(body: &Bytes, encoded: bool, max: usize) -> Result<(), Status> {
     if body.is_empty() {
         return Err(invalid(
             "the request holds no message: a unary call sends exactly one".to_string(),
