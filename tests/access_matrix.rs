@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use casework::domain::{Agent, AgentRole, Role};
+use casework::domain::{AgentRole, Role};
 use casework::pb;
 use casework::pb::ticket_service_client::TicketServiceClient;
 use common::*;
@@ -250,18 +250,7 @@ async fn every_caller_over_every_transport_reads_and_closes_as_its_rights_say(ba
         (DEMOTED, AgentRole::Agent, vec![QUEUE]),
     ] {
         store
-            .upsert_agent(&Agent {
-                id: id.into(),
-                name: id.into(),
-                role,
-                status: "offline".into(),
-                status_alias: "Offline".into(),
-                last_login_at: None,
-                status_updated_at: None,
-                queues: queues.into_iter().map(String::from).collect(),
-                languages: vec!["en".into()],
-                max_concurrent: 5,
-            })
+            .upsert_agent(&agent(id, id, role, &queues))
             .await
             .expect("agent");
     }

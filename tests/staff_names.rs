@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use casework::domain::{Agent, AgentRole, Role};
+use casework::domain::{AgentRole, Role};
 use casework::pb;
 use casework::pb::conversation_service_client::ConversationServiceClient;
 use common::*;
@@ -27,18 +27,7 @@ async fn name_staff(server: &TestServer) {
         server
             .app
             .store()
-            .upsert_agent(&Agent {
-                id: id.into(),
-                name: name.into(),
-                role,
-                status: "offline".into(),
-                status_alias: "Offline".into(),
-                last_login_at: None,
-                status_updated_at: None,
-                queues: queues.into_iter().map(String::from).collect(),
-                languages: vec!["en".into()],
-                max_concurrent: 5,
-            })
+            .upsert_agent(&agent(id, name, role, &queues))
             .await
             .expect("agent");
     }

@@ -390,21 +390,26 @@ pub async fn seed(store: &dyn casework::store::Store) {
         (ADMIN, AgentRole::Admin, vec![]),
     ] {
         store
-            .upsert_agent(&Agent {
-                id: id.into(),
-                name: id.into(),
-                role,
-                // Offline: nothing is routed unless a test puts agents online.
-                status: "offline".into(),
-                status_alias: "Offline".into(),
-                last_login_at: None,
-                status_updated_at: None,
-                queues: queues.into_iter().map(String::from).collect(),
-                languages: vec!["en".into()],
-                max_concurrent: 5,
-            })
+            .upsert_agent(&agent(id, id, role, &queues))
             .await
             .expect("agent");
+    }
+}
+
+/// An offline agent record (nothing is routed unless a test puts agents online) speaking
+/// English, with room for 5 tickets.
+pub fn agent(id: &str, name: &str, role: AgentRole, queues: &[&str]) -> Agent {
+    Agent {
+        id: id.into(),
+        name: name.into(),
+        role,
+        status: "offline".into(),
+        status_alias: "Offline".into(),
+        last_login_at: None,
+        status_updated_at: None,
+        queues: queues.iter().map(|q| q.to_string()).collect(),
+        languages: vec!["en".into()],
+        max_concurrent: 5,
     }
 }
 
