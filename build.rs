@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "proto/casework/v1/agent_service.proto",
     "proto/casework/v1/conversation_service.proto",
     "proto/casework/v1/ccr_service.proto",
+    "proto/casework/v1/report_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -129,6 +129,24 @@ grpcurl -plaintext -H "authorization: bearer $AGENT_TOKEN" -d "{\"room_id\": \"$
 grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"query": "ruckerstattung", "language": "de"}' \
   localhost:50051 casework.v1.CcrService/SearchCcr
 
+# SLA: the demo's chat policies, a policy with business hours, a ticket's live SLA state and
+# metrics, the open tickets that missed a target, and a week's report by queue (also as CSV)
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"queue": "chat-sg-en"}' \
+  localhost:50051 casework.v1.ReportService/ListSlaPolicies
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d '{"policy": {"queue": "email-sg-en", "severity": "SEVERITY_HIGH", "first_reply_seconds": 3600, "resolution_seconds": 28800, "warn_before_seconds": 900, "pause_on_hold": true, "business_hours": {"time_zone": "Asia/Singapore", "weekly": [{"weekday": "WEEKDAY_MONDAY", "start": "09:00", "end": "18:00"}, {"weekday": "WEEKDAY_TUESDAY", "start": "09:00", "end": "18:00"}], "holidays": ["2026-12-25"]}}}' \
+  localhost:50051 casework.v1.ReportService/UpsertSlaPolicy
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"ticket_id\": \"$TICKET_ID\"}" \
+  localhost:50051 casework.v1.ReportService/GetTicketMetrics
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d '{"filter": {"sla_breached": true}, "page_size": 10}' \
+  localhost:50051 casework.v1.TicketService/ListTickets
+WEEK="\"start_time\": \"$(date -u -d '6 days ago' +%Y-%m-%dT00:00:00Z)\", \"end_time\": \"$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)\""
+grpcurl -plaintext -H "authorization: bearer $TOKEN" \
+  -d "{$WEEK, \"time_zone\": \"Asia/Singapore\", \"bucket\": \"REPORT_BUCKET_DAY\", \"group_by\": \"REPORT_GROUP_BY_QUEUE\"}" \
+  localhost:50051 casework.v1.ReportService/GetReport
+grpcurl -plaintext -H "authorization: bearer $TOKEN" -d "{\"report\": {$WEEK, \"bucket\": \"REPORT_BUCKET_DAY\"}}" \
+  localhost:50051 casework.v1.ReportService/ExportReport | jq -r .csv | base64 -d
+
 # REST shim: the agent's own view (seed 001)
 curl -fsS -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/cs-chat-ticket/v1/info
 curl -fsS -X PUT -H "Authorization: bearer $AGENT_TOKEN" localhost:50051/v1/online

@@ -3,8 +3,11 @@
 //! into an empty store. (The agent statuses `online`, `offline`, `break`, `busy` come with the
 //! migrations.)
 use crate::app::App;
-use crate::domain::{Agent, AgentRole, EscalationDepartment, Queue};
+use crate::domain::hours::{BusinessHours, WorkingSpan};
+use crate::domain::sla::{SlaPolicy, SlaTargets};
+use crate::domain::{Agent, AgentRole, EscalationDepartment, Queue, Severity};
 use crate::error::Result;
+use chrono::Weekday;
 
 /// The demo CCR taxonomy, in the JSON form `casework import-ccr` reads.
 pub const CCR_TAXONOMY: &str = include_str!("demo_ccr.json");
@@ -30,6 +33,9 @@ pub async fn load(app: &App) -> Result<bool> {
                 default_sla_seconds: sla,
             })
             .await?;
+    }
+    for policy in sla_policies(app.now()) {
+        store.upsert_sla_policy(&policy).await?;
     }
     for (id, label) in [
         ("partner-service", "Partner Service"),
@@ -103,4 +109,63 @@ pub async fn load(app: &App) -> Result<bool> {
             .await?;
     }
     Ok(true)
+}
+
+/// Demo SLA policies: chats answered within a minute and every two minutes after, solved
+/// within half an hour (an hour for low severity), around the clock; e-mail answered within
+/// four working hours (Singapore, Monday to Friday 09:00–18:00) and solved within three
+/// working days, on hold and waiting on the customer not counted.
+fn sla_policies(now: crate::clock::Time) -> Vec<SlaPolicy> {
+    let chat = |queue: &str, severity, resolution| SlaPolicy {
+        queue: queue.into(),
+        severity,
+        targets: SlaTargets {
+            first_reply_seconds: 60,
+            next_reply_seconds: 120,
+            resolution_seconds: resolution,
+            warn_before_seconds: 30,
+            pause_on_hold: true,
+            pause_waiting_on_customer: false,
+            business_hours: None,
+        },
+        updated_at: now,
+    };
+    let weekdays = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+    let office = BusinessHours {
+        time_zone: "Asia/Singapore".into(),
+        weekly: weekdays
+            .into_iter()
+            .map(|weekday| WorkingSpan {
+                weekday,
+                start_minute: 9 * 60,
+                end_minute: 18 * 60,
+            })
+            .collect(),
+        holidays: Vec::new(),
+    };
+    vec![
+        chat("chat-sg-en", None, 1800),
+        chat("chat-sg-en", Some(Severity::Low), 3600),
+        chat("chat-de-de", None, 1800),
+        SlaPolicy {
+            queue: "email-sg-en".into(),
+            severity: None,
+            targets: SlaTargets {
+                first_reply_seconds: 4 * 3600,
+                next_reply_seconds: 8 * 3600,
+                resolution_seconds: 3 * 9 * 3600,
+                warn_before_seconds: 3600,
+                pause_on_hold: true,
+                pause_waiting_on_customer: true,
+                business_hours: Some(office),
+            },
+            updated_at: now,
+        },
+    ]
 }

@@ -8,7 +8,9 @@ use crate::pb;
 use crate::transport::admission::Admission;
 use crate::transport::auth::Authenticator;
 use crate::transport::grpc::guard::Guard;
-use crate::transport::grpc::{AgentApi, AuthInterceptor, CcrApi, ConversationApi, TicketApi};
+use crate::transport::grpc::{
+    AgentApi, AuthInterceptor, CcrApi, ConversationApi, ReportApi, TicketApi,
+};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -105,6 +107,11 @@ pub async fn start(
     let ccr = InterceptedService::new(
         pb::ccr_service_server::CcrServiceServer::new(CcrApi::new(app.clone()))
             .max_decoding_message_size(max),
+        interceptor.clone(),
+    );
+    let reports = InterceptedService::new(
+        pb::report_service_server::ReportServiceServer::new(ReportApi::new(app.clone()))
+            .max_decoding_message_size(max),
         interceptor,
     );
 
@@ -114,6 +121,7 @@ pub async fn start(
         "casework.v1.AgentService",
         "casework.v1.ConversationService",
         "casework.v1.CcrService",
+        "casework.v1.ReportService",
     ] {
         health_reporter
             .set_service_status(service, tonic_health::ServingStatus::Serving)
@@ -135,6 +143,7 @@ pub async fn start(
         .add_service(agents)
         .add_service(conversations)
         .add_service(ccr)
+        .add_service(reports)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -184,6 +193,7 @@ pub async fn start(
         .transpose()?;
 
     app.spawn_sweeper(std::time::Duration::from_secs(1));
+    app.spawn_queue_gauges(std::time::Duration::from_secs(15));
     let stop = shutdown.clone();
     {
         // Rate-limit state of credentials that went quiet is dropped now and then.

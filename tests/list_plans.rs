@@ -10,26 +10,30 @@
 mod common;
 
 use casework::clock::from_micros;
-use casework::domain::TicketStatus;
 use casework::domain::query::{Scope, TicketFilter, TicketOrder, TicketQuery};
+use casework::domain::{Severity, TicketStatus};
 use common::{Backend, PostgresDatabase};
 
 const TICKETS: i64 = 50_000;
 
 /// 50,000 tickets in 8 queues, 70% closed, 10% each waiting, assigned (50 agents) and on
 /// hold, 5,000 customers, one order each, every ticket tagged with one of 1,000 topics and every
-/// tenth also `vip`.
+/// tenth also `vip`; a quarter of each severity; one in twenty breached its SLA, the other open
+/// ones have a target due days after the lists' "now".
 const FILL: &str = "
     INSERT INTO tickets (id, number, status, priority, queue, channel, ticket_type, source,
         assignee, customer_id, language, country, ccr, order_id, subject, created_at, updated_at,
-        due_at, version, doc)
+        due_at, version, doc, severity, sla_state, sla_due_at)
     SELECT 't' || i, i,
         CASE i % 10 WHEN 7 THEN 'CREATED' WHEN 8 THEN 'ASSIGNED' WHEN 9 THEN 'ON_HOLD'
             ELSE 'CLOSED' END,
         i % 5, 'q' || (i % 8), 'chat', '', '',
         CASE WHEN i % 10 IN (8, 9) THEN 'agent' || (i % 50) END,
         'c' || (i % 5000), 'en', 'SG', '', 'o' || i, 'subject', i, i,
-        CASE WHEN i % 10 >= 7 THEN i END, 1, '{}'
+        CASE WHEN i % 10 >= 7 THEN i END, 1, '{}',
+        CASE i % 4 WHEN 0 THEN 'NOT_SET' WHEN 1 THEN 'LOW' WHEN 2 THEN 'MEDIUM' ELSE 'HIGH' END,
+        CASE WHEN i % 20 = 7 THEN 'BREACHED' WHEN i % 10 < 7 THEN 'WITHIN_SLA' ELSE 'ONGOING' END,
+        CASE WHEN i % 10 >= 7 AND i % 20 <> 7 THEN 1000000000000 + i * 1000000 END
     FROM series;
     INSERT INTO ticket_tags (tag, ticket_id) SELECT 'vip', 't' || i FROM series WHERE i % 10 = 0;
     INSERT INTO ticket_tags (tag, ticket_id) SELECT 'topic' || (i % 1000), 't' || i FROM series;
@@ -122,6 +126,33 @@ fn cases() -> Vec<Case> {
             "overdue",
             TicketFilter {
                 overdue: true,
+                ..f()
+            },
+            TicketOrder::CreatedDesc,
+            false,
+        ),
+        case(
+            "severity",
+            TicketFilter {
+                severities: vec![Severity::High],
+                ..f()
+            },
+            TicketOrder::CreatedDesc,
+            true,
+        ),
+        case(
+            "SLA breached",
+            TicketFilter {
+                sla_breached: true,
+                ..f()
+            },
+            TicketOrder::CreatedDesc,
+            true,
+        ),
+        case(
+            "SLA due within",
+            TicketFilter {
+                sla_due_within: Some(chrono::Duration::minutes(30)),
                 ..f()
             },
             TicketOrder::CreatedDesc,
@@ -238,14 +269,17 @@ both_backends! {
 const ROOMS_FILL: &str = "
     INSERT INTO tickets (id, number, status, priority, queue, channel, ticket_type, source,
         assignee, customer_id, language, country, ccr, order_id, subject, created_at, updated_at,
-        due_at, version, doc)
+        due_at, version, doc, severity, sla_state, sla_due_at)
     SELECT 't' || i, i,
         CASE i % 10 WHEN 7 THEN 'CREATED' WHEN 8 THEN 'ASSIGNED' WHEN 9 THEN 'ON_HOLD'
             ELSE 'CLOSED' END,
         i % 5, 'q' || (i % 8), 'chat', '', '',
         CASE WHEN i % 10 IN (8, 9) THEN 'agent' || (i % 50) END,
         'c' || (i % 5000), 'en', 'SG', '', 'o' || i, 'subject', i, i,
-        CASE WHEN i % 10 >= 7 THEN i END, 1, '{}'
+        CASE WHEN i % 10 >= 7 THEN i END, 1, '{}',
+        CASE i % 4 WHEN 0 THEN 'NOT_SET' WHEN 1 THEN 'LOW' WHEN 2 THEN 'MEDIUM' ELSE 'HIGH' END,
+        CASE WHEN i % 20 = 7 THEN 'BREACHED' WHEN i % 10 < 7 THEN 'WITHIN_SLA' ELSE 'ONGOING' END,
+        CASE WHEN i % 10 >= 7 AND i % 20 <> 7 THEN 1000000000000 + i * 1000000 END
     FROM series;
     INSERT INTO rooms (id, ticket_id, customer_id, created_at)
         SELECT 'r' || i, 't' || i, 'c' || (i % 5000), i FROM series;

@@ -8,7 +8,9 @@ pub mod conversations;
 mod feed;
 mod memo;
 pub mod paging;
+pub mod reports;
 mod routing;
+pub(crate) mod sla;
 pub mod tickets;
 pub mod timers;
 pub mod validate;
@@ -94,6 +96,8 @@ pub struct App {
     agents: Arc<memo::Memo<crate::domain::Agent>>,
     queues: Arc<memo::Memo<crate::domain::Queue>>,
     departments: Arc<memo::Memo<crate::domain::EscalationDepartment>>,
+    /// Each queue's SLA policies.
+    sla_policies: Arc<memo::Memo<Vec<crate::domain::sla::SlaPolicy>>>,
     /// The one reader of the event log behind every live event stream.
     feed: Arc<feed::Feed>,
     shutdown: CancellationToken,
@@ -109,6 +113,7 @@ impl App {
             agents: Arc::new(memo::Memo::new(store.reference_changed())),
             queues: Arc::new(memo::Memo::new(store.reference_changed())),
             departments: Arc::new(memo::Memo::new(store.reference_changed())),
+            sla_policies: Arc::new(memo::Memo::new(store.reference_changed())),
             feed: Arc::new(feed::Feed::new()),
             store,
             clock,

@@ -13,9 +13,10 @@ use crate::domain::lifecycle::{self, TicketPatch};
 use crate::domain::query::{
     QueueStats, TicketFilter, TicketKey, TicketOrder, TicketQuery, WatchFilter, Watched,
 };
+use crate::domain::sla::{self, TicketMetrics, TicketSla};
 use crate::domain::{
     Customer, EscalationDepartment, EventType, Metadata, NewEvent, Principal, Queue,
-    ResolutionStatus, Role, Ticket, TicketEvent, TicketStatus, Transition, Vendor,
+    ResolutionStatus, Role, Severity, Ticket, TicketEvent, TicketStatus, Transition, Vendor,
 };
 use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
@@ -40,6 +41,7 @@ pub struct NewTicket {
     pub external_id: Option<String>,
     pub subject: String,
     pub priority: i32,
+    pub severity: Severity,
     pub queue: String,
     pub channel: String,
     pub ticket_type: String,
@@ -306,6 +308,7 @@ impl App {
             status_reason: "created".into(),
             status_changed_at: now,
             priority: new.priority,
+            severity: new.severity,
             queue: new.queue.clone(),
             channel: new.channel.clone(),
             ticket_type: new.ticket_type.clone(),
@@ -332,11 +335,18 @@ impl App {
             escalation: None,
             resolution: None,
             rating: None,
+            sla: TicketSla {
+                targets: self.sla_targets(&new.queue, new.severity).await?,
+                ..TicketSla::default()
+            },
+            metrics: TicketMetrics::default(),
             created_at: now,
             updated_at: now,
             version: 1,
             unread_count: 0,
         };
+        sla::track(&mut ticket, &[], &actor, now);
+        sla::observe(&mut ticket, now);
         let mut created = NewEvent::new(
             EventType::Created,
             json!({ "queue": ticket.queue, "channel": ticket.channel, "bot_id": ticket.bot_id }),
@@ -633,10 +643,20 @@ impl App {
             }
             let original = ticket.clone();
             let holder = ticket.assignee.clone();
-            let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, self.now())?;
+            let now = self.now();
+            let mut events = lifecycle::apply(&mut ticket, transition.clone(), &actor, now)?;
             if events.is_empty() {
                 // Nothing to change (e.g. closing a closed room): the ticket as it is.
                 return Ok((ticket, Vec::new()));
+            }
+            if ticket.queue != original.queue || ticket.severity != original.severity {
+                // Another queue or severity: the policy that applies to it now.
+                let targets = self.sla_targets(&ticket.queue, ticket.severity).await?;
+                let mut rebased = sla::rebase(&mut ticket, targets, now);
+                for event in &mut rebased {
+                    event.version = ticket.version;
+                }
+                events.extend(rebased);
             }
             let saved = {
                 let (changed, original, actor, capacity_of) = (
@@ -664,6 +684,7 @@ impl App {
             };
             match saved {
                 Some(events) => {
+                    super::sla::count_breaches(&ticket.queue, &events);
                     let preferred = match &transition {
                         Transition::Reopen {
                             keep_assignee: true,
@@ -1249,7 +1270,7 @@ fn check_transition(v: &mut Violations, transition: &Transition) {
         }
         Transition::Hold { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Resume => {}
-        Transition::SlaWarning { .. } | Transition::AutoClose { .. } => {}
+        Transition::SlaWarning { .. } | Transition::AutoClose { .. } | Transition::SlaCheck => {}
         Transition::CloseRoom { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Requeue { reason } => v.text("reason", reason, MAX_TEXT_LEN),
         Transition::Handoff {

@@ -1,7 +1,8 @@
-//! The sweeper: fires due chat timers (DESIGN.md §3). Time comes from the injectable clock, so
-//! tests advance a manual clock and call [`App::sweep_timers`] instead of sleeping. Each timer
-//! fires once: its system message is keyed by the timer, and its ticket change applies only
-//! while the timer is still set, also across restarts.
+//! The sweeper: fires due chat timers (DESIGN.md §3) and SLA warnings and breaches. Time
+//! comes from the injectable clock, so tests advance a manual clock and call
+//! [`App::sweep_timers`] instead of sleeping. Each timer fires once: its system message is
+//! keyed by the timer, and its ticket change applies only while the timer is still set, also
+//! across restarts.
 use super::App;
 use super::conversations::server_message;
 use super::write;
@@ -27,6 +28,11 @@ impl App {
         let mut fired = 0;
         for ticket_id in self.store.due_timers(now, SWEEP_BATCH).await? {
             // One ticket's failure must not hold back every timer due after it.
+            match self.fire_sla(&ticket_id, now).await {
+                Ok(true) => fired += 1,
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, ticket_id, "SLA timer failed"),
+            }
             match self.fire_timer(&ticket_id, now).await {
                 Ok(true) => fired += 1,
                 Ok(false) => {}
@@ -34,6 +40,46 @@ impl App {
             }
         }
         Ok(fired)
+    }
+
+    /// Fires the SLA warnings and breaches of one ticket due at `now`. Each fires once: the
+    /// ticket records it in the same write as its event, and a ticket changed since it was
+    /// read is read again.
+    async fn fire_sla(&self, ticket_id: &str, now: crate::clock::Time) -> Result<bool> {
+        let ticket_id = ticket_id.to_string();
+        let fired = self
+            .store
+            .write(move |tx| {
+                let ticket_id = ticket_id.clone();
+                Box::pin(async move {
+                    let Some(mut ticket) = tx.ticket_for_update(&ticket_id).await? else {
+                        return Ok(None);
+                    };
+                    if ticket.sla.next_timer().is_none_or(|at| at > now) {
+                        return Ok(None);
+                    }
+                    let original = ticket.clone();
+                    let events =
+                        match lifecycle::apply(&mut ticket, Transition::SlaCheck, SWEEPER, now) {
+                            Ok(events) => events,
+                            Err(Error::FailedPrecondition(_)) => return Ok(None),
+                            Err(other) => return Err(other),
+                        };
+                    let events = write::save_change(tx, &ticket, &original, SWEEPER, events)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal("ticket changed inside its own transaction".into())
+                        })?;
+                    Ok(Some((original.assignee, ticket, events)))
+                })
+            })
+            .await?;
+        let Some((holder, ticket, events)) = fired else {
+            return Ok(false);
+        };
+        super::sla::count_breaches(&ticket.queue, &events);
+        self.after_change(holder, ticket, None).await;
+        Ok(true)
     }
 
     /// Fires the timer of one ticket if it is still due: its change and its keyed system

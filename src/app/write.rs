@@ -7,7 +7,7 @@ use crate::domain::conversation::{Attachment, AttachmentQuota, Message};
 use crate::domain::query::Agents;
 use crate::domain::routing::{self, AgentLoad};
 use crate::domain::timers::{self, ChatTimers};
-use crate::domain::{EventType, NewEvent, Ticket, TicketEvent, Transition, lifecycle};
+use crate::domain::{EventType, NewEvent, Ticket, TicketEvent, Transition, lifecycle, report};
 use crate::error::{Error, Result};
 use crate::store::{Before, IdempotencyKey, Tx};
 
@@ -32,7 +32,8 @@ pub enum MessageAdded {
 }
 
 /// Writes a changed ticket and its events if the stored version is still that of `original`
-/// (the ticket as read before the change); `None` when another change won. The room follows
+/// (the ticket as read before the change), with what it adds to the report counters; `None`
+/// when another change won. The room follows
 /// the ticket's `chat_room_closed` (closed by CloseRoom or the auto-close, open again on
 /// reopen), and an agent getting the ticket is recorded for routing's "longest idle".
 pub async fn save_change(
@@ -59,6 +60,10 @@ pub async fn save_change(
         tx.record_assignment(agent, ticket.updated_at).await?;
     }
     let at = ticket.updated_at;
+    let figures = report::delta(Some(original), ticket, &events, at);
+    if !figures.is_empty() {
+        tx.add_to_report(figures);
+    }
     Ok(Some(
         tx.insert_events(ticket, &before, actor, at, events).await?,
     ))
@@ -92,6 +97,7 @@ pub async fn insert_new(
         queue: ticket.queue.clone(),
     };
     let at = ticket.updated_at;
+    tx.add_to_report(report::delta(None, &ticket, &events, at));
     let stored = tx
         .insert_events(&ticket, &before, actor, at, events)
         .await?;
@@ -226,8 +232,9 @@ pub async fn add_message(
 }
 
 /// Appends a new message to the room of `ticket` (locked or written by this transaction),
-/// applies `timers::on_message` to the ticket (first response, chat timers; a change bumps
-/// the version) and writes MESSAGE_ADDED; returns the ticket as it is now. A ticket created
+/// applies `timers::on_message` to the ticket (first response, chat timers, reply metrics and
+/// SLA clocks; a change bumps the version) and writes MESSAGE_ADDED after any SLA events the
+/// message brought; returns the ticket as it is now. A ticket created
 /// in the same transaction goes straight here: its room is new, so no earlier message can
 /// share the key.
 pub async fn append_message(
@@ -245,20 +252,21 @@ pub async fn append_message(
     }
     message.seq = tx.insert_message(&message).await?;
     let original = ticket.clone();
-    let changed = timers::on_message(
+    let sla_events = timers::on_message(
         &mut ticket,
         message.sender_type,
         message.visible_to_customer,
         message.created_at,
         chat_timers,
     );
+    let changed = sla_events.is_some();
     if changed {
         ticket.version += 1;
         ticket.updated_at = message.created_at;
     }
     // The payload never carries the body: customers may watch their tickets' events, and
     // internal notes are not theirs to read.
-    let mut added = NewEvent::new(
+    let added = NewEvent::new(
         EventType::MessageAdded,
         serde_json::json!({
             "message_id": message.id,
@@ -266,14 +274,19 @@ pub async fn append_message(
             "visible_to_customer": message.visible_to_customer,
         }),
     );
-    added.version = ticket.version;
+    // MESSAGE_ADDED last: it is the event this returns.
+    let mut events: Vec<NewEvent> = sla_events.unwrap_or_default();
+    events.push(added);
+    for event in &mut events {
+        event.version = ticket.version;
+    }
     let mut stored = if changed {
-        save_change(tx, &ticket, &original, actor, vec![added])
+        save_change(tx, &ticket, &original, actor, events)
             .await?
             .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
     } else {
         let before = Before::unchanged(&ticket);
-        tx.insert_events(&ticket, &before, actor, message.created_at, vec![added])
+        tx.insert_events(&ticket, &before, actor, message.created_at, events)
             .await?
     };
     let event = stored

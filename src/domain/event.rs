@@ -47,6 +47,8 @@ event_types! {
     Linked => "LINKED",
     SlaWarning => "SLA_WARNING",
     AutoClosed => "AUTO_CLOSED",
+    SlaBreachWarning => "SLA_BREACH_WARNING",
+    SlaBreached => "SLA_BREACHED",
 }
 
 /// An event about to be written, in the same transaction as its change.

@@ -3,8 +3,11 @@
 use crate::clock::Time;
 use crate::domain::event::{EventType, NewEvent};
 use crate::domain::reference::ResolutionStatus;
+use crate::domain::sla;
 use crate::domain::ticket::TicketStatus::{self, Assigned, Closed, Created, Escalated, OnHold};
-use crate::domain::ticket::{Escalation, LinkCategory, Rating, Resolution, Ticket, TicketLink};
+use crate::domain::ticket::{
+    Escalation, LinkCategory, Rating, Resolution, Severity, Ticket, TicketLink,
+};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value, json};
 
@@ -16,6 +19,7 @@ pub const MAX_LINKS: usize = 100;
 pub struct TicketPatch {
     pub subject: Option<String>,
     pub priority: Option<i32>,
+    pub severity: Option<Severity>,
     pub ticket_type: Option<String>,
     pub tags: Option<Vec<String>>,
     pub content: Option<Map<String, Value>>,
@@ -112,6 +116,8 @@ pub enum Transition {
         details: Map<String, Value>,
     },
     Update(TicketPatch),
+    /// Fires the SLA warnings and breaches due now (the sweeper); refused when none is.
+    SlaCheck,
 }
 
 const OPEN: &[TicketStatus] = &[Created, Assigned, OnHold, Escalated];
@@ -137,6 +143,7 @@ impl Transition {
             Transition::Rate { .. } => &[Closed],
             Transition::Link { .. } | Transition::Workflow { .. } => ANY,
             Transition::Update(_) => OPEN,
+            Transition::SlaCheck => ANY,
         }
     }
 
@@ -159,6 +166,7 @@ impl Transition {
             Transition::Link { .. } => "link",
             Transition::Workflow { .. } => "record a workflow event on",
             Transition::Update(_) => "update",
+            Transition::SlaCheck => "check the SLA of",
         }
     }
 }
@@ -441,11 +449,17 @@ pub fn apply(
             };
             vec![NewEvent::new(kind, apply_patch(ticket, patch, now))]
         }
+        Transition::SlaCheck => Vec::new(),
     };
     if ticket.status != Assigned {
         // Chat timers run only while an agent holds the chat (not on hold, escalated,
         // transferred, requeued or closed).
         clear_chat_timers(ticket);
+    }
+    sla::track(ticket, &events, actor, now);
+    events.extend(sla::observe(ticket, now));
+    if events.is_empty() {
+        return Err(refuse(ticket, "has no SLA warning or breach due"));
     }
     ticket.updated_at = now;
     ticket.version += 1;
@@ -491,6 +505,10 @@ fn apply_patch(ticket: &mut Ticket, patch: TicketPatch, now: Time) -> Value {
     if let Some(priority) = patch.priority {
         changed.insert("priority".into(), json!(priority));
         ticket.priority = priority;
+    }
+    if let Some(severity) = patch.severity {
+        changed.insert("severity".into(), json!(severity.as_str()));
+        ticket.severity = severity;
     }
     if let Some(ticket_type) = patch.ticket_type {
         changed.insert("type".into(), json!(ticket_type));

@@ -3,11 +3,14 @@
 pub mod ccr;
 pub mod conversation;
 pub mod event;
+pub mod hours;
 pub mod lifecycle;
 pub mod principal;
 pub mod query;
 pub mod reference;
+pub mod report;
 pub mod routing;
+pub mod sla;
 pub mod ticket;
 pub mod timers;
 
@@ -17,5 +20,5 @@ pub use principal::{Principal, Role};
 pub use reference::{Agent, AgentRole, AgentStatus, EscalationDepartment, Queue, ResolutionStatus};
 pub use ticket::{
     Customer, CustomerIdentity, Escalation, LinkCategory, LinkIdType, Metadata, Rating, Resolution,
-    Ticket, TicketLink, TicketStatus, Vendor,
+    Severity, Ticket, TicketLink, TicketStatus, Vendor,
 };

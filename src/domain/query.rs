@@ -1,7 +1,7 @@
 //! What reads ask for, in domain terms: ticket keys, filters, orders, cursors, scopes, what a
 //! stream follows, room and customer keys. The app builds them; the store answers them.
 use crate::clock::Time;
-use crate::domain::{Ticket, TicketStatus};
+use crate::domain::{Severity, Ticket, TicketStatus};
 
 /// How a ticket is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,11 @@ pub struct TicketFilter {
     pub overdue: bool,
     pub due_today: bool,
     pub text: Option<String>,
+    pub severities: Vec<Severity>,
+    /// Missed an SLA target.
+    pub sla_breached: bool,
+    /// Open, with a running SLA target due within this long of now (not yet missed).
+    pub sla_due_within: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -55,6 +55,42 @@ impl TicketStatus {
     }
 }
 
+/// How badly the customer is affected; picks the SLA policy (seed 002's `severity`). Separate
+/// from the numeric priority, which orders the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    #[default]
+    NotSet,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::NotSet,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::NotSet => "NOT_SET",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|severity| severity.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CustomerIdentity {
     pub channel: String,
@@ -187,6 +223,8 @@ pub struct Ticket {
     pub status_reason: String,
     pub status_changed_at: Time,
     pub priority: i32,
+    #[serde(default)]
+    pub severity: Severity,
     pub queue: String,
     pub channel: String,
     pub ticket_type: String,
@@ -202,6 +240,12 @@ pub struct Ticket {
     pub escalation: Option<Escalation>,
     pub resolution: Option<Resolution>,
     pub rating: Option<Rating>,
+    /// Live state of the SLA targets of its queue's policy.
+    #[serde(default)]
+    pub sla: crate::domain::sla::TicketSla,
+    /// Durations and counts of its life so far, kept with every change.
+    #[serde(default)]
+    pub metrics: crate::domain::sla::TicketMetrics,
     pub created_at: Time,
     pub updated_at: Time,
     pub version: i64,
@@ -272,6 +316,6 @@ impl Ticket {
 }
 
 /// Who an actor is: `svc-bot/agent@example.com` (a service acting for an agent) is the agent.
-fn actor_id(actor: &str) -> &str {
+pub(crate) fn actor_id(actor: &str) -> &str {
     actor.rsplit('/').next().unwrap_or(actor)
 }

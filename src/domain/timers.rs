@@ -2,7 +2,7 @@
 //! timer of a ticket is due.
 use crate::clock::Time;
 use crate::domain::conversation::SenderType;
-use crate::domain::{Ticket, TicketStatus};
+use crate::domain::{NewEvent, Ticket, TicketStatus, sla};
 
 /// Delays of the chat auto-close: after an agent's message, the customer is warned after
 /// `warning_after` of silence and the chat closes after `close_after`.
@@ -23,8 +23,28 @@ impl Default for ChatTimers {
 
 /// Applies a new message to its ticket: an agent's visible message sets `first_response_at`
 /// (once) and, on an open chat, starts the auto-close timers; a customer's message stops them.
-/// Returns whether the ticket changed (the caller then bumps its version).
+/// The message also moves the ticket's reply metrics and SLA clocks. Returns `None` when the
+/// ticket did not change, else the SLA events the message brought (the caller then bumps its
+/// version).
 pub fn on_message(
+    ticket: &mut Ticket,
+    sender: SenderType,
+    visible: bool,
+    now: Time,
+    timers: &ChatTimers,
+) -> Option<Vec<NewEvent>> {
+    let mut changed = chat_timers(ticket, sender, visible, now, timers);
+    let from_agent = sender == SenderType::Agent && visible;
+    changed |= sla::on_message(ticket, sender == SenderType::Customer, from_agent, now);
+    let events = sla::observe(ticket, now);
+    if !changed && events.is_empty() {
+        return None;
+    }
+    sla::track(ticket, &[], "", now);
+    Some(events)
+}
+
+fn chat_timers(
     ticket: &mut Ticket,
     sender: SenderType,
     visible: bool,

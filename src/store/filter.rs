@@ -128,6 +128,22 @@ where
             .push(" AND t.due_at < ")
             .push_bind(to_micros(end));
     }
+    any_of!(
+        qb,
+        "t.severity",
+        filter
+            .severities
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+    );
+    if filter.sla_breached {
+        qb.push(" AND t.sla_state = 'BREACHED'");
+    }
+    if let Some(within) = filter.sla_due_within {
+        qb.push(" AND t.status <> 'CLOSED' AND t.sla_due_at IS NOT NULL AND t.sla_due_at < ")
+            .push_bind(to_micros(now + within));
+    }
     if let Some(text) = &filter.text {
         let pattern = like_pattern(text);
         qb.push(" AND (LOWER(t.subject) LIKE ")

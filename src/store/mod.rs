@@ -5,6 +5,7 @@ mod pg_commits;
 pub mod postgres;
 mod sql;
 mod sql_conversations;
+mod sql_reports;
 pub mod sqlite;
 
 use crate::clock::Time;
@@ -14,7 +15,9 @@ use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter, Watched,
 };
+use crate::domain::report::{GroupKey, ReportDelta, SlotCounts, SlotDurations};
 use crate::domain::routing::AgentLoad;
+use crate::domain::sla::SlaPolicy;
 use crate::domain::{
     Agent, AgentStatus, EscalationDepartment, NewEvent, Queue, ResolutionStatus, Ticket,
     TicketEvent,
@@ -106,6 +109,9 @@ pub trait Tx: Send {
     async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()>;
     /// Records when the agent last got a ticket (routing's "longest idle").
     async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()>;
+    /// Adds a change's figures to the report counters. They are written when the work is
+    /// done, all of the transaction's at once (`report::merge`), just before the commit.
+    fn add_to_report(&mut self, delta: ReportDelta);
     /// The agents with their loads, by id, held for the rest of the transaction. Writes
     /// take rows ticket first, then agents (in id order), so none waits on another.
     async fn agent_loads_for_update(&mut self, agents: Agents<'_>) -> Result<Vec<AgentLoad>>;
@@ -208,7 +214,34 @@ pub trait ReferenceStore: Send + Sync {
     async fn get_department(&self, id: &str) -> Result<Option<EscalationDepartment>>;
     async fn upsert_department(&self, department: &EscalationDepartment) -> Result<()>;
     async fn list_resolution_statuses(&self) -> Result<Vec<ResolutionStatus>>;
+    /// The SLA policies of `queue` (of every queue when `None`), by queue and severity.
+    async fn list_sla_policies(&self, queue: Option<&str>) -> Result<Vec<SlaPolicy>>;
+    async fn upsert_sla_policy(&self, policy: &SlaPolicy) -> Result<()>;
     async fn is_empty(&self) -> Result<bool>;
+}
+
+/// The report counters (`domain::report`), by slot range and queue (all when `queues` is
+/// empty).
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn report_counts(
+        &self,
+        from_slot: i64,
+        to_slot: i64,
+        queues: &[String],
+    ) -> Result<Vec<SlotCounts>>;
+    /// Each group's backlog before `before_slot` (the sum of its deltas).
+    async fn report_backlog(
+        &self,
+        before_slot: i64,
+        queues: &[String],
+    ) -> Result<Vec<(GroupKey, i64)>>;
+    async fn report_durations(
+        &self,
+        from_slot: i64,
+        to_slot: i64,
+        queues: &[String],
+    ) -> Result<Vec<SlotDurations>>;
 }
 
 #[async_trait]
@@ -303,7 +336,7 @@ pub trait CcrStore: Send + Sync {
 /// The whole seam.
 #[async_trait]
 pub trait Store:
-    TicketStore + EventStore + ReferenceStore + AgentStore + ConversationStore + CcrStore
+    TicketStore + EventStore + ReferenceStore + AgentStore + ConversationStore + CcrStore + ReportStore
 {
     /// Runs `work` in one write transaction, answering after the commit is durable (see
     /// `<dyn Store>::write`, which returns the closure's value).

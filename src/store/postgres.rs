@@ -5,6 +5,7 @@
 use super::pg_commits::Commits;
 use super::sql::{on_constraint, sql_store, sql_tx};
 use super::sql_conversations::sql_conversations;
+use super::sql_reports::sql_reports;
 use super::{Store, Work};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -230,6 +231,8 @@ struct PgTx<'c> {
     failed: bool,
     /// A row is locked or written, so the transaction has its id (see `pg_commits`).
     holds_rows: bool,
+    /// Report figures to write before the commit.
+    report: Vec<crate::domain::report::ReportDelta>,
 }
 
 impl PgTx<'_> {
@@ -273,6 +276,7 @@ impl PgTx<'_> {
 sql_tx!(PgTx, sqlx::Postgres);
 sql_store!(PgStore, sqlx::Postgres);
 sql_conversations!(PgStore, sqlx::Postgres);
+sql_reports!(PgStore, sqlx::Postgres);
 
 #[async_trait]
 impl Store for PgStore {
@@ -286,8 +290,13 @@ impl Store for PgStore {
                     retry: false,
                     failed: false,
                     holds_rows: false,
+                    report: Vec::new(),
                 };
                 let outcome = match work(&mut tx).await {
+                    Ok(()) => tx.flush_report().await,
+                    failed => failed,
+                };
+                let outcome = match outcome {
                     // A closure that caught a database error and went on would otherwise
                     // "commit" a transaction PostgreSQL has already aborted.
                     Ok(_) if tx.failed => Err(Error::Internal(

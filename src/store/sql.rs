@@ -13,6 +13,8 @@ use crate::clock::from_micros;
 use crate::domain::ccr::Ccr;
 use crate::domain::conversation::{AttachmentInfo, AttachmentRef, Message, Room, SenderType};
 use crate::domain::routing::AgentLoad;
+use crate::domain::sla::SlaPolicy;
+use crate::domain::ticket::Severity;
 use crate::domain::{
     Agent, AgentRole, AgentStatus, EscalationDepartment, EventType, Queue, Ticket, TicketEvent,
 };
@@ -164,7 +166,7 @@ pub const ROOM_COLUMNS: &str =
     "r.id, r.ticket_id, r.customer_id, r.closed, r.closed_at, r.created_at, r.last_message_at";
 
 /// The ticket's indexed columns after `id` and `number`, in the order `ticket_values` binds.
-pub const TICKET_COLUMNS: [&str; 23] = [
+pub const TICKET_COLUMNS: [&str; 27] = [
     "external_id",
     "status",
     "priority",
@@ -186,6 +188,10 @@ pub const TICKET_COLUMNS: [&str; 23] = [
     "due_at",
     "auto_close_warning_at",
     "auto_close_at",
+    "severity",
+    "sla_state",
+    "sla_due_at",
+    "sla_timer_at",
     "version",
     "doc",
 ];
@@ -227,6 +233,10 @@ pub fn ticket_values(ticket: &Ticket) -> Vec<Value> {
         Value::Int(ticket.metadata.due_at.map(to_micros)),
         Value::Int(ticket.metadata.auto_close_warning_at.map(to_micros)),
         Value::Int(ticket.metadata.auto_close_at.map(to_micros)),
+        text(ticket.severity.as_str()),
+        text(ticket.sla.state(ticket.status).as_str()),
+        Value::Int(ticket.sla.next_due().map(to_micros)),
+        Value::Int(ticket.sla.next_timer().map(to_micros)),
         Value::Int(Some(ticket.version)),
         Value::Doc(Json(Box::new(ticket.clone()))),
     ]
@@ -461,6 +471,16 @@ pub fn decode_queue(row: &impl Columns) -> Result<Queue> {
     })
 }
 
+pub fn decode_sla_policy(row: &impl Columns) -> Result<SlaPolicy> {
+    let severity = row.text("severity")?;
+    Ok(SlaPolicy {
+        queue: row.text("queue")?,
+        severity: Severity::parse(&severity),
+        targets: row.json("doc")?,
+        updated_at: from_micros(row.int("updated_at")?),
+    })
+}
+
 pub fn decode_department(row: &impl Columns) -> Result<EscalationDepartment> {
     Ok(EscalationDepartment {
         id: row.text("id")?,
@@ -494,6 +514,77 @@ macro_rules! sql_tx {
             use $crate::store::{Before, IdempotencyKey, Tx};
             use sqlx::QueryBuilder;
             use sqlx::types::Json;
+
+            impl $tx<'_> {
+                /// Writes the transaction's report figures (`Tx::add_to_report`), merged and
+                /// in `report::merge`'s order; run once the work is done, before the commit.
+                pub(super) async fn flush_report(&mut self) -> Result<()> {
+                    let (counts, durations) =
+                        $crate::domain::report::merge(&std::mem::take(&mut self.report));
+                    for row in &counts {
+                        let (key, c) = (&row.key, &row.counts);
+                        let added = sqlx::query(
+                            "INSERT INTO report_slots (slot, queue, agent, channel, created, \
+                             closed, reopened, backlog, breaches, sla_closed, sla_within, \
+                             rating_1, rating_2, rating_3, rating_4, rating_5, shard) VALUES ($1, \
+                             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                             $17) ON CONFLICT (slot, queue, agent, channel, shard) DO UPDATE SET \
+                             created = report_slots.created + excluded.created, \
+                             closed = report_slots.closed + excluded.closed, \
+                             reopened = report_slots.reopened + excluded.reopened, \
+                             backlog = report_slots.backlog + excluded.backlog, \
+                             breaches = report_slots.breaches + excluded.breaches, \
+                             sla_closed = report_slots.sla_closed + excluded.sla_closed, \
+                             sla_within = report_slots.sla_within + excluded.sla_within, \
+                             rating_1 = report_slots.rating_1 + excluded.rating_1, \
+                             rating_2 = report_slots.rating_2 + excluded.rating_2, \
+                             rating_3 = report_slots.rating_3 + excluded.rating_3, \
+                             rating_4 = report_slots.rating_4 + excluded.rating_4, \
+                             rating_5 = report_slots.rating_5 + excluded.rating_5",
+                        )
+                        .bind(row.slot)
+                        .bind(&key.queue)
+                        .bind(&key.agent)
+                        .bind(&key.channel)
+                        .bind(c.created)
+                        .bind(c.closed)
+                        .bind(c.reopened)
+                        .bind(c.backlog)
+                        .bind(c.breaches)
+                        .bind(c.sla_closed)
+                        .bind(c.sla_within)
+                        .bind(c.ratings[0])
+                        .bind(c.ratings[1])
+                        .bind(c.ratings[2])
+                        .bind(c.ratings[3])
+                        .bind(c.ratings[4])
+                        .bind(row.shard)
+                        .execute(&mut *self.conn)
+                        .await;
+                        self.check(added)?;
+                    }
+                    for row in &durations {
+                        let added = sqlx::query(
+                            "INSERT INTO report_durations (kind, slot, queue, agent, channel, \
+                             seconds, shard, tickets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                             ON CONFLICT (kind, slot, queue, agent, channel, seconds, shard) \
+                             DO UPDATE SET tickets = report_durations.tickets + excluded.tickets",
+                        )
+                        .bind(row.kind.as_str())
+                        .bind(row.slot)
+                        .bind(&row.key.queue)
+                        .bind(&row.key.agent)
+                        .bind(&row.key.channel)
+                        .bind(row.seconds)
+                        .bind(row.shard)
+                        .bind(row.tickets)
+                        .execute(&mut *self.conn)
+                        .await;
+                        self.check(added)?;
+                    }
+                    Ok(())
+                }
+            }
 
             impl $tx<'_> {
                 async fn insert_tags(&mut self, ticket: &Ticket) -> Result<()> {
@@ -717,6 +808,10 @@ macro_rules! sql_tx {
                     self.check(updated).map(drop)
                 }
 
+                fn add_to_report(&mut self, delta: $crate::domain::report::ReportDelta) {
+                    self.report.push(delta);
+                }
+
                 async fn agent_loads_for_update(
                     &mut self,
                     agents: $crate::domain::query::Agents<'_>,
@@ -919,6 +1014,7 @@ macro_rules! sql_store {
             use $crate::domain::query::{
                 QueueStats, Scope, TicketFilter, TicketKey, TicketQuery, WatchFilter, Watched,
             };
+            use $crate::domain::sla::SlaPolicy;
             use $crate::domain::{
                 Agent, AgentStatus, EscalationDepartment, Queue, ResolutionStatus, Ticket,
                 TicketEvent,
@@ -929,7 +1025,8 @@ macro_rules! sql_store {
             };
             use $crate::store::sql::{
                 ACTIVE, UNREAD, agent_columns, agent_list_insert, decode_agent, decode_ccr,
-                decode_department, decode_event, decode_queue, decode_status, decode_ticket_row,
+                decode_department, decode_event, decode_queue, decode_sla_policy, decode_status,
+                decode_ticket_row,
                 decode_watched, push_serves_queue,
             };
             use $crate::store::{
@@ -1291,6 +1388,38 @@ macro_rules! sql_store {
                     write_reference(self, department.clone(), |conn, department| {
                         Box::pin(async move {
                             department_upsert(&department).execute(conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+                }
+
+                async fn list_sla_policies(&self, queue: Option<&str>) -> Result<Vec<SlaPolicy>> {
+                    let mut qb = QueryBuilder::new(
+                        "SELECT queue, severity, doc, updated_at FROM sla_policies",
+                    );
+                    if let Some(queue) = queue {
+                        qb.push(" WHERE queue = ").push_bind(queue.to_string());
+                    }
+                    qb.push(" ORDER BY queue, severity");
+                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    rows.iter().map(decode_sla_policy).collect()
+                }
+
+                async fn upsert_sla_policy(&self, policy: &SlaPolicy) -> Result<()> {
+                    write_reference(self, policy.clone(), |conn, policy| {
+                        Box::pin(async move {
+                            sqlx::query(
+                                "INSERT INTO sla_policies (queue, severity, doc, updated_at) \
+                                 VALUES ($1, $2, $3, $4) ON CONFLICT (queue, severity) DO UPDATE \
+                                 SET doc = excluded.doc, updated_at = excluded.updated_at",
+                            )
+                            .bind(&policy.queue)
+                            .bind(policy.severity.map_or("", |s| s.as_str()))
+                            .bind(Json(&policy.targets))
+                            .bind(to_micros(policy.updated_at))
+                            .execute(conn)
+                            .await?;
                             Ok(())
                         })
                     })

@@ -103,7 +103,8 @@ macro_rules! sql_conversations {
                 async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>> {
                     Ok(sqlx::query_scalar(
                         "SELECT id FROM tickets WHERE auto_close_at <= $1 OR auto_close_warning_at <= $1 \
-                         ORDER BY COALESCE(auto_close_warning_at, auto_close_at) LIMIT $2",
+                         OR sla_timer_at <= $1 \
+                         ORDER BY COALESCE(auto_close_warning_at, auto_close_at, sla_timer_at) LIMIT $2",
                     )
                     .bind(to_micros(now))
                     .bind(limit)

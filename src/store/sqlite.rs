@@ -2,6 +2,7 @@
 //! `database is locked`) and a separate read pool. Migrations from `migrations/sqlite`.
 use super::sql::{on_constraint, sql_store, sql_tx};
 use super::sql_conversations::sql_conversations;
+use super::sql_reports::sql_reports;
 use super::{Store, Work};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -267,6 +268,8 @@ struct SqliteTx<'c> {
     conn: &'c mut SqliteConnection,
     /// The newest event id this write inserted (0: none).
     last_event: i64,
+    /// Report figures to write when the work is done.
+    report: Vec<crate::domain::report::ReportDelta>,
 }
 
 impl SqliteTx<'_> {
@@ -296,6 +299,7 @@ impl SqliteTx<'_> {
 sql_tx!(SqliteTx, sqlx::Sqlite);
 sql_store!(SqliteStore, sqlx::Sqlite);
 sql_conversations!(SqliteStore, sqlx::Sqlite);
+sql_reports!(SqliteStore, sqlx::Sqlite);
 
 /// Gathers a column into a JSON array (SQLite ≥ 3.44 takes the ORDER BY inside the call).
 const JSON_ARRAY_AGG: &str = "json_group_array";
@@ -313,8 +317,10 @@ impl Store for SqliteStore {
                     let mut tx = SqliteTx {
                         conn,
                         last_event: 0,
+                        report: Vec::new(),
                     };
                     work(&mut tx).await?;
+                    tx.flush_report().await?;
                     Ok(tx.last_event)
                 })
             },

@@ -4,7 +4,10 @@ use crate::app::tickets::{ListTickets, NewTicket};
 use crate::app::validate::non_empty;
 use crate::clock::Time;
 use crate::domain::query::{TicketFilter, TicketOrder};
-use crate::domain::{self, EventType, LinkCategory, LinkIdType, ResolutionStatus, TicketStatus};
+use crate::domain::sla::{Closure, SlaState, Target, TicketMetrics, TicketSla};
+use crate::domain::{
+    self, EventType, LinkCategory, LinkIdType, ResolutionStatus, Severity, TicketStatus,
+};
 use crate::error::{Error, Result};
 use crate::pb;
 use prost_types::value::Kind;
@@ -119,6 +122,25 @@ pub fn ticket_status(field: &str, raw: i32) -> Result<TicketStatus> {
     })
 }
 
+/// UNSPECIFIED is "not set".
+pub fn severity(field: &str, raw: i32) -> Result<Severity> {
+    Ok(match enum_value::<pb::Severity>(field, raw)? {
+        pb::Severity::Unspecified => Severity::NotSet,
+        pb::Severity::Low => Severity::Low,
+        pb::Severity::Medium => Severity::Medium,
+        pb::Severity::High => Severity::High,
+    })
+}
+
+pub fn severity_pb(severity: Severity) -> pb::Severity {
+    match severity {
+        Severity::NotSet => pb::Severity::Unspecified,
+        Severity::Low => pb::Severity::Low,
+        Severity::Medium => pb::Severity::Medium,
+        Severity::High => pb::Severity::High,
+    }
+}
+
 fn ticket_status_pb(status: TicketStatus) -> pb::TicketStatus {
     match status {
         TicketStatus::Created => pb::TicketStatus::Created,
@@ -231,6 +253,7 @@ pub fn new_ticket(r: pb::CreateTicketRequest) -> Result<NewTicket> {
         external_id: non_empty(&r.external_id),
         subject: r.subject,
         priority: r.priority,
+        severity: severity("severity", r.severity)?,
         queue: r.queue,
         channel: r.channel,
         ticket_type: r.r#type,
@@ -293,6 +316,23 @@ pub fn filter(f: Option<pb::TicketFilter>) -> Result<TicketFilter> {
         overdue: f.overdue,
         due_today: f.due_today,
         text: non_empty(&f.text),
+        severities: f
+            .severities
+            .iter()
+            .enumerate()
+            .map(|(i, s)| severity(&format!("filter.severities[{i}]"), *s))
+            .collect::<Result<_>>()?,
+        sla_breached: f.sla_breached,
+        sla_due_within: match f.sla_due_within_minutes {
+            0 => None,
+            minutes @ 1..=10_080 => Some(chrono::Duration::minutes(i64::from(minutes))),
+            _ => {
+                return Err(Error::invalid(
+                    "filter.sla_due_within_minutes",
+                    "must be between 1 and 10080 (a week), or 0 (no filter)",
+                ));
+            }
+        },
     })
 }
 
@@ -331,6 +371,7 @@ pub fn patch(
         match path.as_str() {
             "subject" => patch.subject = Some(ticket.subject.clone()),
             "priority" => patch.priority = Some(ticket.priority),
+            "severity" => patch.severity = Some(severity("ticket.severity", ticket.severity)?),
             "type" => patch.ticket_type = Some(ticket.r#type.clone()),
             "tags" | "metadata.tags" => patch.tags = Some(metadata.tags.clone()),
             "content" => {
@@ -494,7 +535,82 @@ impl From<domain::Ticket> for pb::Ticket {
             updated_at: Some(timestamp(t.updated_at)),
             version: t.version,
             unread_count: i32::try_from(t.unread_count).unwrap_or(i32::MAX),
+            severity: severity_pb(t.severity) as i32,
+            sla: Some(ticket_sla_pb(&t.sla, t.status)),
+            metrics: Some(ticket_metrics_pb(&t.metrics)),
         }
+    }
+}
+
+pub fn ticket_sla_pb(sla: &TicketSla, status: TicketStatus) -> pb::TicketSla {
+    let clocks = sla
+        .targets
+        .iter()
+        .flat_map(|targets| {
+            Target::ALL.into_iter().filter_map(move |target| {
+                let seconds = match target {
+                    Target::FirstReply => targets.first_reply_seconds,
+                    Target::NextReply => targets.next_reply_seconds,
+                    Target::Resolution => targets.resolution_seconds,
+                };
+                (seconds > 0).then_some((target, seconds))
+            })
+        })
+        .map(|(target, seconds)| {
+            let clock = sla.clock(target);
+            pb::SlaClock {
+                target: match target {
+                    Target::FirstReply => pb::SlaTarget::FirstReply,
+                    Target::NextReply => pb::SlaTarget::NextReply,
+                    Target::Resolution => pb::SlaTarget::Resolution,
+                } as i32,
+                target_seconds: seconds,
+                running: clock.running_since.is_some(),
+                used_seconds: clock.used_seconds,
+                due_at: opt_timestamp(clock.due_at),
+                warn_at: opt_timestamp(clock.warn_at.filter(|_| !clock.warned)),
+                warned: clock.warned,
+                breached: clock.breached,
+                met_at: opt_timestamp(clock.met_at),
+            }
+        })
+        .collect();
+    pb::TicketSla {
+        state: match sla.state(status) {
+            SlaState::Ongoing => pb::SlaState::Ongoing,
+            SlaState::WithinSla => pb::SlaState::WithinSla,
+            SlaState::Breached => pb::SlaState::Breached,
+        } as i32,
+        within_sla: sla.within_sla(),
+        over_reply_sla: sla.over_reply_sla(),
+        has_policy: sla.targets.is_some(),
+        clocks,
+        next_due_at: opt_timestamp(sla.next_due()),
+        next_reply_breaches: sla.next_reply_breaches,
+    }
+}
+
+pub fn ticket_metrics_pb(m: &TicketMetrics) -> pb::TicketMetrics {
+    pb::TicketMetrics {
+        unassigned_seconds: m.unassigned_seconds,
+        handle_seconds: m.handle_seconds,
+        hold_seconds: m.hold_seconds,
+        first_reply_seconds: m.first_reply_seconds,
+        reply_count: m.replies,
+        reply_seconds_total: m.reply_seconds_total,
+        reply_seconds_max: m.reply_seconds_max,
+        resolution_seconds: m.resolution_seconds,
+        reassign_count: m.reassigns,
+        transfer_count: m.transfers,
+        escalation_count: m.escalations,
+        reopen_count: m.reopens,
+        closure: match m.closure {
+            None => pb::ClosureType::Unspecified,
+            Some(Closure::Assignee) => pb::ClosureType::Assignee,
+            Some(Closure::Other) => pb::ClosureType::Other,
+            Some(Closure::Auto) => pb::ClosureType::Auto,
+        } as i32,
+        awaiting_reply_since: opt_timestamp(m.awaiting_reply_since),
     }
 }
 

@@ -5,6 +5,7 @@ mod ccr;
 mod conversations;
 pub mod convert;
 pub mod guard;
+mod reports;
 mod tickets;
 
 use crate::domain::Principal;
@@ -17,6 +18,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub use agents::AgentApi;
 pub use ccr::CcrApi;
 pub use conversations::ConversationApi;
+pub use reports::ReportApi;
 pub use tickets::TicketApi;
 
 impl From<Error> for Status {

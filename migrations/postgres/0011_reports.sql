@@ -1,0 +1,37 @@
+-- Report counters per 15-minute slot (UTC) and queue, agent ('' unassigned), channel, kept
+-- with every change of a ticket (domain/report.rs); reports add up slots. Each group's
+-- counters are split over 16 shards (by ticket), so concurrent writes seldom wait on one row.
+CREATE TABLE report_slots (
+    slot       BIGINT NOT NULL,
+    shard      BIGINT NOT NULL,
+    queue      TEXT NOT NULL,
+    agent      TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    created    BIGINT NOT NULL,
+    closed     BIGINT NOT NULL,
+    reopened   BIGINT NOT NULL,
+    backlog    BIGINT NOT NULL,
+    breaches   BIGINT NOT NULL,
+    sla_closed BIGINT NOT NULL,
+    sla_within BIGINT NOT NULL,
+    rating_1   BIGINT NOT NULL,
+    rating_2   BIGINT NOT NULL,
+    rating_3   BIGINT NOT NULL,
+    rating_4   BIGINT NOT NULL,
+    rating_5   BIGINT NOT NULL,
+    PRIMARY KEY (slot, queue, agent, channel, shard)
+);
+
+-- First-reply and resolution times per slot and group: how many tickets took `seconds`
+-- (exact below 4096 s, rounded to 11 significant bits above).
+CREATE TABLE report_durations (
+    kind    TEXT NOT NULL,
+    slot    BIGINT NOT NULL,
+    shard   BIGINT NOT NULL,
+    queue   TEXT NOT NULL,
+    agent   TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    seconds BIGINT NOT NULL,
+    tickets BIGINT NOT NULL,
+    PRIMARY KEY (kind, slot, queue, agent, channel, seconds, shard)
+);
