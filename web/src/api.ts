@@ -5,6 +5,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AgentService } from "./gen/casework/v1/agent_service_pb";
 import { CcrService } from "./gen/casework/v1/ccr_service_pb";
 import { ConversationService } from "./gen/casework/v1/conversation_service_pb";
+import { ReportService } from "./gen/casework/v1/report_service_pb";
 import { TicketService } from "./gen/casework/v1/ticket_service_pb";
 
 const TOKEN_KEY = "casework.token";
@@ -42,6 +43,7 @@ export interface Api {
   tickets: Client<typeof TicketService>;
   conversations: Client<typeof ConversationService>;
   ccr: Client<typeof CcrService>;
+  reports: Client<typeof ReportService>;
 }
 
 /** Clients that send `authorization: bearer <token>` on every call. */
@@ -61,6 +63,7 @@ export function connect(baseUrl: string, token: string, onUnauthenticated: () =>
     tickets: createClient(TicketService, transport),
     conversations: createClient(ConversationService, transport),
     ccr: createClient(CcrService, transport),
+    reports: createClient(ReportService, transport),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Agent, AgentStatus } from "./gen/casework/v1/agent_service_pb";
 import { AgentRole } from "./gen/casework/v1/agent_service_pb";
 import type { EscalationDepartment, Queue, ResolutionStatus } from "./gen/casework/v1/common_pb";
 import { icon, logo } from "./icons";
+import { ReportsPage } from "./reports";
 import { SupervisorPage } from "./supervisor";
 import { TicketsPage } from "./tickets";
 import { toast, toastError } from "./toast";
@@ -22,7 +23,7 @@ export interface Ctx {
   signal: AbortSignal;
 }
 
-type Tab = "tickets" | "supervisor";
+type Tab = "tickets" | "supervisor" | "reports";
 const TAB_KEY = "casework.tab";
 
 export function statusTone(name: string, statuses: AgentStatus[]): string {
@@ -41,6 +42,7 @@ export class Console {
   private readonly ctx: Ctx;
   private readonly tickets: TicketsPage;
   private supervisor?: SupervisorPage;
+  private reports?: ReportsPage;
   private readonly main = h("main", { class: "main" });
   private readonly tabBar = h("nav", { class: "tabs", "aria-label": "Views" });
   private readonly who = h("div", { class: "who" });
@@ -99,7 +101,7 @@ export class Console {
     replace(this.root, h("div", { class: "app", "data-testid": "console" }, header, this.main));
     this.renderMe();
     const saved = sessionStorage.getItem(TAB_KEY) as Tab | null;
-    this.show(saved === "supervisor" && this.isSupervisor ? "supervisor" : "tickets");
+    this.show((saved === "supervisor" || saved === "reports") && this.isSupervisor ? saved : "tickets");
     this.tickets.start();
     // Status changes made elsewhere (a supervisor, another tab) show up within a few seconds.
     this.meTimer = setInterval(() => void this.refreshMe(), 15_000);
@@ -110,13 +112,14 @@ export class Console {
     clearInterval(this.meTimer);
     this.tickets.dispose();
     this.supervisor?.stop();
+    this.reports?.stop();
     document.title = "casework";
   }
 
   private show(tab: Tab): void {
     sessionStorage.setItem(TAB_KEY, tab);
-    const tabs: { id: Tab; label: string; icon: "inbox" | "users" }[] = [{ id: "tickets", label: "My tickets", icon: "inbox" }];
-    if (this.isSupervisor) tabs.push({ id: "supervisor", label: "Supervisor", icon: "users" });
+    const tabs: { id: Tab; label: string; icon: "inbox" | "users" | "chart" }[] = [{ id: "tickets", label: "My tickets", icon: "inbox" }];
+    if (this.isSupervisor) tabs.push({ id: "supervisor", label: "Supervisor", icon: "users" }, { id: "reports", label: "Reports", icon: "chart" });
     replace(
       this.tabBar,
       tabs.map((t) =>
@@ -133,13 +136,18 @@ export class Console {
         ),
       ),
     );
+    if (tab !== "supervisor") this.supervisor?.stop();
+    if (tab !== "reports") this.reports?.stop();
     if (tab === "tickets") {
-      this.supervisor?.stop();
       replace(this.main, this.tickets.element);
-    } else {
+    } else if (tab === "supervisor") {
       this.supervisor ??= new SupervisorPage(this.ctx);
       replace(this.main, this.supervisor.element);
       this.supervisor.start();
+    } else {
+      this.reports ??= new ReportsPage(this.ctx);
+      replace(this.main, this.reports.element);
+      this.reports.start();
     }
   }
 

@@ -1,17 +1,21 @@
-// The supervisor view: queue depth per queue, agents with status and load, and the tickets
-// waiting. Live: refreshed on every event of WatchTickets, and every few seconds for agent
-// status changes (those are not ticket events).
+// The supervisor view: queue depth per queue, agents with status and load, the tickets
+// waiting and the open ones, each with its live SLA state. Live: refreshed on every event of
+// WatchTickets, and every few seconds for agent status changes (those are not ticket events)
+// and the SLA countdowns. SLA warnings and breaches flash the ticket's row and show a toast.
 import { describeError, isAbort, isTransient, watch } from "./api";
 import { statusLabelOf, statusTone, type Ctx } from "./console";
 import { h, options, replace } from "./dom";
-import { age, duration, fullTime, humanize, roleName, toDate } from "./format";
+import { age, duration, fullTime, humanize, roleName, statusLabel, statusName, toDate } from "./format";
 import { AgentRole, type Agent } from "./gen/casework/v1/agent_service_pb";
-import { TicketOrder, TicketStatus, type Queue, type Ticket } from "./gen/casework/v1/common_pb";
+import { SlaState, TicketEventType, TicketOrder, TicketStatus, type Queue, type Ticket } from "./gen/casework/v1/common_pb";
 import type { GetQueueStatsResponse, WatchTicketsResponse } from "./gen/casework/v1/ticket_service_pb";
+import { nextDue, severityChip, slaCell, slaStateName } from "./sla";
 import { toast, toastError } from "./toast";
 
 const PERIOD_MS = 3000;
 const PRIORITY = ["—", "Low", "Medium", "High", "Urgent"];
+const FLASH_MS = 2000;
+const OPEN = [TicketStatus.ASSIGNED, TicketStatus.ON_HOLD, TicketStatus.ESCALATED];
 
 interface QueueRow {
   queue: Queue;
@@ -29,11 +33,18 @@ export class SupervisorPage {
   private rows: QueueRow[] = [];
   private agents: Agent[] = [];
   private waiting: Ticket[] = [];
+  private open: Ticket[] = [];
+  private openTotal = 0;
+  private breachedOpen = 0;
+  /** Ticket id → when its row started flashing, and why. */
+  private readonly flashes = new Map<string, { at: number; kind: "warning" | "breach" }>();
   private lastError = "";
   private readonly kpis = h("div", { class: "kpis" });
   private readonly queuesEl = h("div", { class: "card-body" });
   private readonly agentsEl = h("div", { class: "card-body" });
   private readonly waitingEl = h("div", { class: "card-body" });
+  private readonly openEl = h("div", { class: "card-body" });
+  private readonly openTitle = h("h3", { class: "card-title" }, "Open tickets");
   private readonly updated = h("span", { class: "muted", "data-testid": "supervisor-updated" });
   private readonly live = h("span", { class: "connection", "data-testid": "supervisor-stream" });
 
@@ -48,6 +59,7 @@ export class SupervisorPage {
         { class: "sup-grid" },
         h("section", { class: "card", "data-testid": "queues-card" }, h("h3", { class: "card-title" }, "Queues"), this.queuesEl),
         h("section", { class: "card", "data-testid": "waiting-card" }, h("h3", { class: "card-title" }, "Waiting tickets"), this.waitingEl),
+        h("section", { class: "card card-wide", "data-testid": "open-card" }, this.openTitle, this.openEl),
         h("section", { class: "card card-wide", "data-testid": "agents-card" }, h("h3", { class: "card-title" }, "Agents"), this.agentsEl),
       ),
     );
@@ -66,6 +78,7 @@ export class SupervisorPage {
       onOpen: () => this.refresh(),
       onMessage: (res) => {
         if (res.event && res.event.id > this.lastEventId) this.lastEventId = res.event.id;
+        this.onSlaEvent(res);
         void this.refresh();
       },
       onState: (state, err) => {
@@ -81,6 +94,31 @@ export class SupervisorPage {
     this.abort?.abort();
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** An SLA warning or breach: a toast now, and the row flashes once the refresh shows it. */
+  private onSlaEvent(res: WatchTicketsResponse): void {
+    const type = res.event?.type;
+    if (type !== TicketEventType.SLA_BREACH_WARNING && type !== TicketEventType.SLA_BREACHED) return;
+    const id = res.event?.ticketId ?? "";
+    const known = res.ticket ?? [...this.waiting, ...this.open].find((t) => t.id === id);
+    const label = known ? `ticket #${known.number}` : `ticket ${id}`;
+    const breach = type === TicketEventType.SLA_BREACHED;
+    this.flashes.set(id, { at: Date.now(), kind: breach ? "breach" : "warning" });
+    toast(breach ? `SLA breached: ${label}` : `SLA about to be missed: ${label}`, "warning");
+  }
+
+  /** Attributes that flash a row for FLASH_MS after an SLA event (a re-render continues the
+   *  animation where it was instead of restarting it). */
+  private flash(t: Ticket): Record<string, string> {
+    const f = this.flashes.get(t.id);
+    if (!f) return {};
+    const elapsed = Date.now() - f.at;
+    if (elapsed >= FLASH_MS) {
+      this.flashes.delete(t.id);
+      return {};
+    }
+    return { class: `flash flash-${f.kind}`, style: `animation-delay:-${elapsed}ms`, "data-flash": f.kind };
   }
 
   /** One refresh at a time; calls during one ask for another right after it. */
@@ -119,7 +157,7 @@ export class SupervisorPage {
     const { tickets } = this.ctx.api;
     const queues = (await tickets.listQueues({}, { signal })).queues;
     this.ctx.queues = queues;
-    const [rows, agentList, waiting] = await Promise.all([
+    const [rows, agentList, waiting, open, breached] = await Promise.all([
       Promise.all(
         queues.map(async (queue): Promise<QueueRow> => {
           try {
@@ -135,10 +173,15 @@ export class SupervisorPage {
         { filter: { statuses: [TicketStatus.CREATED], unassigned: true }, orderBy: TicketOrder.PRIORITY_DESC, pageSize: 50 },
         { signal },
       ),
+      tickets.listTickets({ filter: { statuses: OPEN }, orderBy: TicketOrder.PRIORITY_DESC, pageSize: 50, includeTotalSize: true }, { signal }),
+      tickets.listTickets({ filter: { statuses: [TicketStatus.CREATED, ...OPEN], slaBreached: true }, pageSize: 1, includeTotalSize: true }, { signal }),
     ]);
     this.rows = rows;
     this.agents = agentList;
     this.waiting = waiting.tickets.filter((t) => !t.botId);
+    this.open = open.tickets.sort(bySla);
+    this.openTotal = Number(open.totalSize);
+    this.breachedOpen = Number(breached.totalSize);
     this.lastError = "";
     this.render();
   }
@@ -161,6 +204,7 @@ export class SupervisorPage {
 
   private render(): void {
     const now = new Date();
+    for (const [id, f] of this.flashes) if (now.getTime() - f.at >= FLASH_MS) this.flashes.delete(id);
     this.updated.classList.remove("stale");
     this.updated.textContent = `Updated ${now.toLocaleTimeString("en-GB")}`;
     const totalWaiting = this.rows.reduce((n, r) => n + Number(r.stats?.waitingCount ?? 0n), 0);
@@ -178,6 +222,7 @@ export class SupervisorPage {
       kpi("Longest wait", oldest ? duration(now.getTime() - oldest) : "—", "kpi-longest"),
       kpi("Agents receiving", `${online} / ${this.agents.length}`, "kpi-online"),
       kpi("Active tickets", String(active), "kpi-active"),
+      kpi("Breached open tickets", String(this.breachedOpen), "kpi-breached", this.breachedOpen > 0 ? "bad" : ""),
     );
 
     replace(
@@ -209,6 +254,7 @@ export class SupervisorPage {
     );
 
     this.renderWaiting();
+    this.renderOpen();
     this.renderAgents();
   }
 
@@ -228,7 +274,7 @@ export class SupervisorPage {
       h(
         "table",
         { class: "table" },
-        h("thead", null, h("tr", null, h("th", null, "#"), h("th", null, "Subject"), h("th", null, "Queue"), h("th", null, "Priority"), h("th", null, "Waiting"), h("th", null, "Assign to"))),
+        h("thead", null, h("tr", null, h("th", null, "#"), h("th", null, "Subject"), h("th", null, "Priority"), h("th", null, "Severity"), h("th", null, "SLA"), h("th", null, "Waiting"), h("th", null, "Assign to"))),
         h(
           "tbody",
           null,
@@ -240,15 +286,52 @@ export class SupervisorPage {
             });
             return h(
               "tr",
-              { "data-testid": "waiting-ticket", "data-ticket-id": t.id },
+              { "data-testid": "waiting-ticket", "data-ticket-id": t.id, "data-sla-state": slaStateName(t.sla), ...this.flash(t) },
               h("td", { class: "mono" }, String(t.number)),
-              h("td", { class: "wrap" }, t.subject || "(no subject)", h("div", { class: "muted small" }, t.customer?.name ?? "")),
-              h("td", null, t.queue),
+              h("td", { class: "wrap" }, t.subject || "(no subject)", h("div", { class: "muted small" }, [t.customer?.name, t.queue].filter(Boolean).join(" · "))),
               h("td", null, PRIORITY[t.priority] ?? String(t.priority)),
+              h("td", null, severityChip(t.severity)),
+              h("td", null, slaCell(t.sla)),
               h("td", { title: fullTime(t.createdAt) }, age(t.createdAt)),
               h("td", null, select),
             );
           }),
+        ),
+      ),
+    );
+  }
+
+  /** Open tickets (assigned, on hold, escalated), breached first, then by the next due time. */
+  private renderOpen(): void {
+    const shown = this.open.length;
+    this.openTitle.textContent = this.openTotal > shown ? `Open tickets (${shown} of ${this.openTotal})` : "Open tickets";
+    if (shown === 0) {
+      replace(this.openEl, h("div", { class: "list-note", "data-testid": "no-open" }, "No open tickets."));
+      return;
+    }
+    replace(
+      this.openEl,
+      h(
+        "table",
+        { class: "table", "data-testid": "open-table" },
+        h("thead", null, h("tr", null, h("th", null, "#"), h("th", null, "Subject"), h("th", null, "Queue"), h("th", null, "Assignee"), h("th", null, "Status"), h("th", null, "Severity"), h("th", null, "SLA"), h("th", null, "Age"))),
+        h(
+          "tbody",
+          null,
+          this.open.map((t) =>
+            h(
+              "tr",
+              { "data-testid": "open-ticket", "data-ticket-id": t.id, "data-sla-state": slaStateName(t.sla), ...this.flash(t) },
+              h("td", { class: "mono" }, String(t.number)),
+              h("td", { class: "wrap" }, t.subject || "(no subject)", h("div", { class: "muted small" }, t.customer?.name ?? "")),
+              h("td", null, t.queue),
+              h("td", null, t.assignee || "—"),
+              h("td", null, h("span", { class: `pill pill-${statusName(t.status).toLowerCase()}` }, statusLabel(t.status))),
+              h("td", null, severityChip(t.severity)),
+              h("td", null, slaCell(t.sla)),
+              h("td", { title: fullTime(t.createdAt) }, age(t.createdAt)),
+            ),
+          ),
         ),
       ),
     );
@@ -331,4 +414,11 @@ export class SupervisorPage {
       void this.refresh();
     }
   }
+}
+
+/** Breached first, then the earliest next due time, then tickets without a running target. */
+function bySla(a: Ticket, b: Ticket): number {
+  const breached = (t: Ticket) => (t.sla?.state === SlaState.BREACHED ? 0 : 1);
+  const due = (t: Ticket) => nextDue(t.sla)?.at.getTime() ?? Number.MAX_SAFE_INTEGER;
+  return breached(a) - breached(b) || due(a) - due(b);
 }

@@ -9,6 +9,7 @@ import { ResolutionStatus, TicketStatus, type Ticket, type TicketEvent } from ".
 import { SenderType, type Message, type WatchRoomResponse } from "./gen/casework/v1/conversation_service_pb";
 import type { SearchableCcrChild } from "./gen/casework/v1/ccr_service_pb";
 import { icon } from "./icons";
+import { clockLine, nextDue, severityLabel, slaBadge, slaDue, slaStateName } from "./sla";
 import { toast, toastError } from "./toast";
 
 export interface TicketViewHooks {
@@ -150,8 +151,8 @@ export class TicketView {
     this.render();
     this.startRoom();
     document.addEventListener("visibilitychange", this.onVisible);
-    // Ages ("3m ago", overdue) move on by themselves.
-    this.ticker = setInterval(() => this.render(), 30_000);
+    // Ages ("3m ago", overdue, SLA countdowns) move on by themselves.
+    this.ticker = setInterval(() => this.render(), 15_000);
   }
 
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -256,6 +257,8 @@ export class TicketView {
         row("Queue", t.queue, "detail-queue"),
         row("Channel", t.channel),
         row("Priority", PRIORITY[t.priority] ?? String(t.priority)),
+        row("Severity", severityLabel(t.severity), "detail-severity"),
+        row("SLA", this.slaFacts(), "detail-sla"),
         row("Created", h("span", { title: fullTime(t.createdAt) }, `${shortTime(t.createdAt)} (${age(t.createdAt)} ago)`)),
         row("Due", due ? h("span", { class: overdue ? "overdue" : "", title: fullTime(m?.dueAt) }, `${shortTime(m?.dueAt)}${overdue ? " · overdue" : ""}`) : null),
         row("Order", m?.orderId ? `${m.orderId}${m.entityId ? ` (${m.entityId})` : ""}` : null),
@@ -321,6 +324,19 @@ export class TicketView {
       outcome.push(h("div", { class: "section" }, h("h3", null, "Rating"), h("div", { class: "rating" }, "★".repeat(t.rating.score) + "☆".repeat(Math.max(0, 5 - t.rating.score)), t.rating.comment ? h("p", null, t.rating.comment) : null)));
     }
     replace(this.outcome, outcome);
+  }
+
+  /** The SLA state, the countdown to the next due time and one line per target. */
+  private slaFacts(): HTMLElement {
+    const sla = this.ticket.sla;
+    if (!sla?.hasPolicy) return h("span", { class: "muted", "data-sla-state": "NONE" }, "No SLA policy");
+    const now = Date.now();
+    return h(
+      "div",
+      { class: "sla-facts", "data-sla-state": slaStateName(sla) },
+      h("div", { class: "sla-line" }, slaBadge(sla), nextDue(sla) ? slaDue(sla, now) : null),
+      sla.clocks.length ? h("ul", { class: "sla-clocks" }, sla.clocks.map((c) => clockLine(c, now))) : null,
+    );
   }
 
   private renderBanner(): void {

@@ -12,7 +12,7 @@ function container(): HTMLElement {
   return host;
 }
 
-export type ToastKind = "error" | "info" | "success";
+export type ToastKind = "error" | "warning" | "info" | "success";
 
 export function toast(text: string, kind: ToastKind = "info", title?: string): void {
   const el = h(
@@ -22,8 +22,8 @@ export function toast(text: string, kind: ToastKind = "info", title?: string): v
     h("button", { class: "toast-close", title: "Dismiss", "aria-label": "Dismiss", onclick: () => el.remove() }, "×"),
   );
   container().appendChild(el);
-  // Errors stay until dismissed or replaced by many newer ones; the rest fade.
-  const ms = kind === "error" ? 12_000 : 3_000;
+  // Errors stay until dismissed or replaced by many newer ones; warnings a while; the rest fade.
+  const ms = kind === "error" ? 12_000 : kind === "warning" ? 6_000 : 3_000;
   setTimeout(() => el.remove(), ms);
   const all = container().children;
   while (all.length > 5) all[0].remove();
