@@ -35,7 +35,8 @@ const { createGrpcTransport } = await import("@connectrpc/connect-node");
 const { TicketService } = await import("./gen/casework/v1/ticket_service_pb.js");
 const { ConversationService, SenderType } = await import("./gen/casework/v1/conversation_service_pb.js");
 const { AgentService } = await import("./gen/casework/v1/agent_service_pb.js");
-const { ResolutionStatus, TicketStatus } = await import("./gen/casework/v1/common_pb.js");
+const { ReportService } = await import("./gen/casework/v1/report_service_pb.js");
+const { ResolutionStatus, Severity, SlaState, TicketStatus } = await import("./gen/casework/v1/common_pb.js");
 
 const run = promisify(execFile);
 
@@ -157,6 +158,7 @@ before(async () => {
     tickets: createClient(TicketService, transport),
     conversations: createClient(ConversationService, transport),
     agents: createClient(AgentService, transport),
+    reports: createClient(ReportService, transport),
   };
 
   state.browser = await chromium.launch({
@@ -328,6 +330,11 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
     }, "the agent's unread count to return to 0");
     await item.getByTestId("unread-badge").waitFor({ state: "detached" });
 
+    // The reply met the first-reply target; the details say so, with the next-reply clock running.
+    await view.locator('[data-testid="detail-sla"] [data-testid="sla-clock"][data-target="FIRST_REPLY"]').filter({ hasText: "met" }).waitFor();
+    await view.locator('[data-testid="detail-sla"] [data-testid="sla-badge"][data-state="ONGOING"]').waitFor();
+    await view.getByTestId("detail-severity").filter({ hasText: "Not set" }).waitFor();
+
     // What the server stored matches what the page shows.
     const stored = await grpc.conversations.listMessages({ roomId: ticket.metadata.roomId, pageSize: 50 }, auth(tokens.admin));
     const bodies = stored.messages.map((m) => m.body);
@@ -480,5 +487,119 @@ test("agent console end to end", { timeout: 180_000 }, async (t) => {
   await step("no page errors and no requests beyond the server", async () => {
     const problems = [...(agent?.problems ?? []), ...(supervisor?.problems ?? [])];
     assert.deepEqual(problems, []);
+  });
+});
+
+test("supervisor SLA state and the report page", { timeout: 120_000 }, async (t) => {
+  let failed = false;
+  let sup;
+  const step = (name, fn) =>
+    t.test(name, async (s) => {
+      if (failed) return s.skip("an earlier step failed");
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        if (sup?.page) await shot(sup.page, `failed-sla-${name.replace(/\W+/g, "-")}`).catch(() => {});
+        throw err;
+      }
+    });
+
+  const suffix = `sla-${Date.now().toString(36)}`;
+  // Nobody of these queues is online in the demo, so their tickets wait unassigned.
+  const CHAT_QUEUE = "chat-de-de";
+  const FAST_QUEUE = "vendor-sg-en";
+  let waitingTicket;
+  let breachTicket;
+
+  await step("a waiting chat ticket shows its SLA state and severity", async () => {
+    sup = await openConsole("supervisor-sla");
+    const { page } = sup;
+    await signIn(page, tokens.supervisor);
+    await page.getByTestId("tab-supervisor").click();
+    await page.locator('[data-testid="supervisor-stream"][data-state="live"]').waitFor();
+    waitingTicket = (
+      await grpc.tickets.createTicket(
+        { requestId: `e2e-${suffix}-1`, queue: CHAT_QUEUE, channel: "chat", subject: `Rider did not arrive (${suffix})`, severity: Severity.MEDIUM, customer: { id: `cust-${suffix}-1`, name: "Mia Waiting" } },
+        auth(tokens.admin),
+      )
+    ).ticket;
+    assert.equal(waitingTicket.status, TicketStatus.CREATED, "nobody of chat-de-de is online: the ticket waits");
+    assert.equal(waitingTicket.sla?.hasPolicy, true, "the demo policy of chat queues applies");
+    assert.equal(waitingTicket.sla?.state, SlaState.ONGOING);
+    const row = page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${waitingTicket.id}"]`);
+    await row.locator('[data-testid="sla-badge"][data-state="ONGOING"]').filter({ hasText: "Ongoing" }).waitFor();
+    await row.getByTestId("sla-due").filter({ hasText: /^due in \d/ }).waitFor();
+    await row.locator('[data-testid="severity"][data-severity="MEDIUM"]').filter({ hasText: "Medium" }).waitFor();
+    await shot(page, "20-supervisor-sla-ongoing");
+  });
+
+  await step("a missed first reply shows as breached, flashes and raises a toast", async () => {
+    const { page } = sup;
+    // A one-second first reply on a queue nobody serves: the sweeper (every second) finds the
+    // miss almost at once, on the real clock.
+    await grpc.reports.upsertSlaPolicy({ policy: { queue: FAST_QUEUE, firstReplySeconds: 1n, resolutionSeconds: 3600n } }, auth(tokens.admin));
+    breachTicket = (
+      await grpc.tickets.createTicket(
+        { requestId: `e2e-${suffix}-2`, queue: FAST_QUEUE, channel: "chat", subject: `Vendor tablet offline (${suffix})`, severity: Severity.HIGH, customer: { id: `cust-${suffix}-2`, name: "Vera Vendor" } },
+        auth(tokens.admin),
+      )
+    ).ticket;
+    assert.equal(breachTicket.status, TicketStatus.CREATED);
+    assert.equal(breachTicket.sla?.hasPolicy, true, "the new policy applies to tickets created after it");
+    const row = page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${breachTicket.id}"]`);
+    await row.waitFor();
+    await page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${breachTicket.id}"][data-sla-state="BREACHED"]`).waitFor();
+    // The SLA_BREACHED event flashes the row (for two seconds) and says so in a toast.
+    await page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${breachTicket.id}"][data-flash="breach"]`).waitFor({ timeout: 5_000 });
+    await page.locator('[data-testid="toast"][data-kind="warning"]').filter({ hasText: `SLA breached: ticket #${breachTicket.number}` }).waitFor();
+    await row.locator('[data-testid="sla-badge"][data-state="BREACHED"]').filter({ hasText: "Breached" }).waitFor();
+    await row.getByTestId("sla-due").filter({ hasText: /^overdue \d/ }).waitFor();
+    await row.locator('[data-testid="severity"][data-severity="HIGH"]').waitFor();
+    await page.getByTestId("kpi-breached").filter({ hasText: /^[1-9]\d*$/ }).waitFor();
+    // The other ticket is still within its minute.
+    await page.locator(`[data-testid="waiting-ticket"][data-ticket-id="${waitingTicket.id}"] [data-testid="sla-badge"][data-state="ONGOING"]`).waitFor();
+    const stored = await grpc.tickets.getTicket({ key: { case: "id", value: breachTicket.id } }, auth(tokens.admin));
+    assert.equal(stored.ticket.sla.state, SlaState.BREACHED);
+    await shot(page, "21-supervisor-sla-breached");
+  });
+
+  await step("the report page draws the last 7 days and exports them as CSV", async () => {
+    const { page } = sup;
+    await page.getByTestId("tab-reports").click();
+    const view = page.getByTestId("report-view");
+    await view.waitFor();
+    await page.getByTestId("report-range").selectOption("7");
+    await page.getByTestId("report-bucket").selectOption({ label: "Day" });
+    await page.getByTestId("report-group").selectOption({ label: "Nothing (totals)" });
+    await page.locator('[data-testid="report-view"][data-state="ready"]').waitFor();
+    for (const chart of ["chart-volume", "chart-first-reply", "chart-sla", "chart-csat"]) await page.locator(`svg[data-testid="${chart}"]`).waitFor();
+    const volume = page.locator('svg[data-testid="chart-volume"]');
+    const created = Number(await volume.getAttribute("data-created"));
+    assert.ok(created >= 2, `the chart counts the tickets created (${created})`);
+    assert.ok((await volume.locator("rect").count()) > 0, "the volume chart has bars");
+    assert.equal(Number(await page.getByTestId("report-total-created").textContent()), created, "the total matches the chart");
+    const cells = await page.locator('[data-testid="report-row"] [data-testid="row-created"]').allTextContents();
+    assert.equal(cells.length, 7, "one row per day of the last 7 days");
+    assert.equal(cells.reduce((n, c) => n + Number(c), 0), created, "the table adds up to the chart");
+    await shot(page, "22-report");
+
+    // By queue: the breached ticket's queue has its own row.
+    await page.getByTestId("report-group").selectOption({ label: "Queue" });
+    await page.locator(`[data-testid="report-row"][data-group="${FAST_QUEUE}"]`).first().waitFor();
+    await page.locator('[data-testid="report-view"][data-state="ready"]').waitFor();
+    await page.locator(`svg[data-testid="chart-sla"]`).waitFor();
+    await shot(page, "23-report-by-queue");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("report-csv").click()]);
+    assert.match(download.suggestedFilename(), /^casework-report-.*\.csv$/);
+    const csv = await readFile(await download.path(), "utf8");
+    assert.match(csv, /^bucket_start,bucket,group,created/);
+    assert.ok(csv.includes(FAST_QUEUE), "the CSV has the queue rows");
+    await page.locator('[data-testid="toast"][data-kind="success"]').filter({ hasText: "CSV" }).waitFor();
+  });
+
+  await step("no page errors and no requests beyond the server", async () => {
+    assert.deepEqual(sup?.problems ?? [], []);
   });
 });
