@@ -23,7 +23,7 @@ CREATE TABLE report_slots (
 );
 
 -- First-reply and resolution times per slot and group: how many tickets took `seconds`
--- (exact below 4096 s, rounded to 11 significant bits above).
+-- (exact below 256 s, rounded down to 8 significant bits above: under 0.8% off).
 CREATE TABLE report_durations (
     kind    TEXT NOT NULL,
     slot    BIGINT NOT NULL,

@@ -1,6 +1,7 @@
 -- Report counters per 15-minute slot (UTC) and queue, agent ('' unassigned), channel, kept
 -- with every change of a ticket (domain/report.rs); reports add up slots. Each group's
 -- counters are split over 16 shards (by ticket), so concurrent writes seldom wait on one row.
+-- Clustered by their keys (WITHOUT ROWID): a report reads its slot range in order.
 CREATE TABLE report_slots (
     slot       BIGINT NOT NULL,
     shard      BIGINT NOT NULL,
@@ -20,10 +21,10 @@ CREATE TABLE report_slots (
     rating_4   BIGINT NOT NULL,
     rating_5   BIGINT NOT NULL,
     PRIMARY KEY (slot, queue, agent, channel, shard)
-);
+) WITHOUT ROWID;
 
 -- First-reply and resolution times per slot and group: how many tickets took `seconds`
--- (exact below 4096 s, rounded to 11 significant bits above).
+-- (exact below 256 s, rounded down to 8 significant bits above: under 0.8% off).
 CREATE TABLE report_durations (
     kind    TEXT NOT NULL,
     slot    BIGINT NOT NULL,
@@ -34,4 +35,4 @@ CREATE TABLE report_durations (
     seconds BIGINT NOT NULL,
     tickets BIGINT NOT NULL,
     PRIMARY KEY (kind, slot, queue, agent, channel, seconds, shard)
-);
+) WITHOUT ROWID;

@@ -107,7 +107,7 @@ impl App {
                     )));
                 }
                 if mine.is_empty() {
-                    return Ok(report::build(&spec, &[], &[], &[]));
+                    return Ok(report::build(&spec, &spec.buckets(), &[], vec![], vec![]));
                 }
                 if request.queues.is_empty() {
                     mine.clone()
@@ -117,10 +117,14 @@ impl App {
             }
             _ => request.queues,
         };
-        let (from, to) = spec.slots();
-        let backlog = self.store.report_backlog(from, &queues).await?;
-        let counts = self.store.report_counts(from, to, &queues).await?;
-        let durations = self.store.report_durations(from, to, &queues).await?;
-        Ok(report::build(&spec, &backlog, &counts, &durations))
+        let buckets = spec.buckets();
+        let ranges: Vec<(i64, i64)> = buckets.iter().map(|b| b.slots).collect();
+        let group_by = spec.group_by;
+        let store = &self.store;
+        let before = ranges.first().map_or(0, |r| r.0);
+        let backlog = store.report_backlog(before, group_by, &queues).await?;
+        let counts = store.report_counts(&ranges, group_by, &queues).await?;
+        let durations = store.report_durations(&ranges, group_by, &queues).await?;
+        Ok(report::build(&spec, &buckets, &backlog, counts, durations))
     }
 }

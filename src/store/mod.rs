@@ -15,7 +15,7 @@ use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter, Watched,
 };
-use crate::domain::report::{GroupKey, ReportDelta, SlotCounts, SlotDurations};
+use crate::domain::report::{BucketCounts, BucketDurations, GroupBy, ReportDelta};
 use crate::domain::routing::AgentLoad;
 use crate::domain::sla::SlaPolicy;
 use crate::domain::{
@@ -220,28 +220,29 @@ pub trait ReferenceStore: Send + Sync {
     async fn is_empty(&self) -> Result<bool>;
 }
 
-/// The report counters (`domain::report`), by slot range and queue (all when `queues` is
-/// empty).
+/// The report counters (`domain::report`) added up per bucket (a slot range `[lo, hi)`) and
+/// group, over the queues given (every queue when `queues` is empty).
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     async fn report_counts(
         &self,
-        from_slot: i64,
-        to_slot: i64,
+        buckets: &[(i64, i64)],
+        group_by: GroupBy,
         queues: &[String],
-    ) -> Result<Vec<SlotCounts>>;
+    ) -> Result<Vec<BucketCounts>>;
     /// Each group's backlog before `before_slot` (the sum of its deltas).
     async fn report_backlog(
         &self,
         before_slot: i64,
+        group_by: GroupBy,
         queues: &[String],
-    ) -> Result<Vec<(GroupKey, i64)>>;
+    ) -> Result<Vec<(String, i64)>>;
     async fn report_durations(
         &self,
-        from_slot: i64,
-        to_slot: i64,
+        buckets: &[(i64, i64)],
+        group_by: GroupBy,
         queues: &[String],
-    ) -> Result<Vec<SlotDurations>>;
+    ) -> Result<Vec<BucketDurations>>;
 }
 
 #[async_trait]

@@ -1,58 +1,110 @@
-//! Report counters (`report_slots`, `report_durations`) read back, in SQL both dialects
-//! accept, as a macro each backend expands over its own connection types (see `sql.rs`).
+//! Report counters (`report_slots`, `report_durations`) added up per report bucket (a run of
+//! slots) and group in the database, in SQL both dialects accept, as a macro each backend
+//! expands over its own connection types (see `sql.rs`).
 
 /// Implements [`ReportStore`](crate::store::ReportStore) for `$store` over `$db`.
 macro_rules! sql_reports {
     ($store:ident, $db:path) => {
         mod sql_reports {
             use super::$store;
-            use sqlx::QueryBuilder;
             use $crate::domain::report::{
-                Counts, DurationKind, GroupKey, SlotCounts, SlotDurations,
+                BucketCounts, BucketDurations, Counts, DurationKind, GroupBy,
             };
             use $crate::error::{Error, Result};
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
             use $crate::store::sql::Columns;
+            use sqlx::QueryBuilder;
+
+            /// The grouping column (of `r`).
+            fn group_column(group_by: GroupBy) -> &'static str {
+                match group_by {
+                    GroupBy::Nothing => "''",
+                    GroupBy::Queue => "r.queue",
+                    GroupBy::Agent => "r.agent",
+                    GroupBy::Channel => "r.channel",
+                }
+            }
+
+            /// `GROUP BY` the bucket, the group and `more`.
+            fn push_group_by(qb: &mut QueryBuilder<'_, $db>, group_by: GroupBy, more: &str) {
+                qb.push(" GROUP BY b.i");
+                if group_by != GroupBy::Nothing {
+                    qb.push(", ").push(group_column(group_by));
+                }
+                qb.push(more);
+            }
+
+            /// `WITH b (i, lo, hi) AS (VALUES …)`: the buckets as slot ranges.
+            fn push_buckets(qb: &mut QueryBuilder<'_, $db>, buckets: &[(i64, i64)]) {
+                qb.push("WITH b (i, lo, hi) AS (VALUES ");
+                let mut list = qb.separated(", ");
+                for (i, (lo, hi)) in buckets.iter().enumerate() {
+                    list.push("(")
+                        .push_bind_unseparated(i as i64)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(*lo)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(*hi)
+                        .push_unseparated(")");
+                }
+                qb.push(") ");
+            }
 
             fn push_queues(qb: &mut QueryBuilder<'_, $db>, queues: &[String]) {
                 if !queues.is_empty() {
-                    qb.push(" AND queue IN ");
+                    qb.push(" AND r.queue IN ");
                     push_values(qb, queues);
                 }
             }
 
-            fn key(row: &impl Columns) -> Result<GroupKey> {
-                Ok(GroupKey {
-                    queue: row.text("queue")?,
-                    agent: row.text("agent")?,
-                    channel: row.text("channel")?,
-                })
+            fn bucket(row: &impl Columns) -> Result<usize> {
+                usize::try_from(row.int("bucket")?)
+                    .map_err(|e| Error::Internal(format!("bucket index: {e}")))
             }
+
+            const SUMS: &str = "CAST(SUM(r.created) AS BIGINT) AS created, \
+                 CAST(SUM(r.closed) AS BIGINT) AS closed, \
+                 CAST(SUM(r.reopened) AS BIGINT) AS reopened, \
+                 CAST(SUM(r.backlog) AS BIGINT) AS backlog, \
+                 CAST(SUM(r.breaches) AS BIGINT) AS breaches, \
+                 CAST(SUM(r.sla_closed) AS BIGINT) AS sla_closed, \
+                 CAST(SUM(r.sla_within) AS BIGINT) AS sla_within, \
+                 CAST(SUM(r.rating_1) AS BIGINT) AS rating_1, \
+                 CAST(SUM(r.rating_2) AS BIGINT) AS rating_2, \
+                 CAST(SUM(r.rating_3) AS BIGINT) AS rating_3, \
+                 CAST(SUM(r.rating_4) AS BIGINT) AS rating_4, \
+                 CAST(SUM(r.rating_5) AS BIGINT) AS rating_5";
 
             #[async_trait::async_trait]
             impl ReportStore for $store {
                 async fn report_counts(
                     &self,
-                    from_slot: i64,
-                    to_slot: i64,
+                    buckets: &[(i64, i64)],
+                    group_by: GroupBy,
                     queues: &[String],
-                ) -> Result<Vec<SlotCounts>> {
-                    let mut qb = QueryBuilder::new(
-                        "SELECT slot, queue, agent, channel, created, closed, reopened, backlog, \
-                         breaches, sla_closed, sla_within, rating_1, rating_2, rating_3, \
-                         rating_4, rating_5 FROM report_slots WHERE slot >= ",
-                    );
-                    qb.push_bind(from_slot)
-                        .push(" AND slot < ")
-                        .push_bind(to_slot);
+                ) -> Result<Vec<BucketCounts>> {
+                    if buckets.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut qb = QueryBuilder::new("");
+                    push_buckets(&mut qb, buckets);
+                    qb.push("SELECT b.i AS bucket, ")
+                        .push(group_column(group_by))
+                        .push(" AS grp, ")
+                        .push(SUMS)
+                        .push(
+                            " FROM b JOIN report_slots r ON r.slot >= b.lo AND r.slot < b.hi \
+                             WHERE 1 = 1",
+                        );
                     push_queues(&mut qb, queues);
+                    push_group_by(&mut qb, group_by, "");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| {
-                            Ok(SlotCounts {
-                                slot: row.int("slot")?,
-                                key: key(row)?,
+                            Ok(BucketCounts {
+                                bucket: bucket(row)?,
+                                group: row.text("grp")?,
                                 counts: Counts {
                                     created: row.int("created")?,
                                     closed: row.int("closed")?,
@@ -77,46 +129,56 @@ macro_rules! sql_reports {
                 async fn report_backlog(
                     &self,
                     before_slot: i64,
+                    group_by: GroupBy,
                     queues: &[String],
-                ) -> Result<Vec<(GroupKey, i64)>> {
-                    let mut qb = QueryBuilder::new(
-                        "SELECT queue, agent, channel, CAST(SUM(backlog) AS BIGINT) AS backlog \
-                         FROM report_slots WHERE slot < ",
-                    );
-                    qb.push_bind(before_slot);
+                ) -> Result<Vec<(String, i64)>> {
+                    let mut qb = QueryBuilder::new("SELECT ");
+                    qb.push(group_column(group_by))
+                        .push(
+                            " AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog \
+                             FROM report_slots r WHERE r.slot < ",
+                        )
+                        .push_bind(before_slot);
                     push_queues(&mut qb, queues);
-                    qb.push(" GROUP BY queue, agent, channel");
+                    if group_by != GroupBy::Nothing {
+                        qb.push(" GROUP BY ").push(group_column(group_by));
+                    }
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
-                        .map(|row| Ok((key(row)?, row.int("backlog")?)))
+                        .map(|row| Ok((row.text("grp")?, row.int("backlog")?)))
                         .collect()
                 }
 
                 async fn report_durations(
                     &self,
-                    from_slot: i64,
-                    to_slot: i64,
+                    buckets: &[(i64, i64)],
+                    group_by: GroupBy,
                     queues: &[String],
-                ) -> Result<Vec<SlotDurations>> {
-                    let mut qb = QueryBuilder::new(
-                        "SELECT kind, slot, queue, agent, channel, seconds, tickets \
-                         FROM report_durations WHERE kind IN ('FIRST_REPLY', 'RESOLUTION') \
-                         AND slot >= ",
-                    );
-                    qb.push_bind(from_slot)
-                        .push(" AND slot < ")
-                        .push_bind(to_slot);
+                ) -> Result<Vec<BucketDurations>> {
+                    if buckets.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut qb = QueryBuilder::new("");
+                    push_buckets(&mut qb, buckets);
+                    qb.push("SELECT b.i AS bucket, ")
+                        .push(group_column(group_by))
+                        .push(
+                            " AS grp, r.kind, r.seconds, CAST(SUM(r.tickets) AS BIGINT) AS tickets \
+                             FROM b JOIN report_durations r ON r.slot >= b.lo AND r.slot < b.hi \
+                             WHERE r.kind IN ('FIRST_REPLY', 'RESOLUTION')",
+                        );
                     push_queues(&mut qb, queues);
+                    push_group_by(&mut qb, group_by, ", r.kind, r.seconds");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| {
                             let kind = row.text("kind")?;
-                            Ok(SlotDurations {
+                            Ok(BucketDurations {
+                                bucket: bucket(row)?,
+                                group: row.text("grp")?,
                                 kind: DurationKind::parse(&kind).ok_or_else(|| {
                                     Error::Internal(format!("unknown duration kind {kind}"))
                                 })?,
-                                slot: row.int("slot")?,
-                                key: key(row)?,
                                 seconds: row.int("seconds")?,
                                 tickets: row.int("tickets")?,
                             })

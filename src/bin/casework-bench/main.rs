@@ -10,6 +10,7 @@
 //!   writes (a ticket and its event) with the server's durability, one transaction per write
 //!   or group-committed.
 //! - `seed`: creates tickets through the API (the scale curves' data).
+//! - `reports`: GetReport's latency over a store filled with a synthetic load.
 //!
 //! Every run prints one JSON line (throughput, latency percentiles in milliseconds, errors);
 //! `bench/run.sh` pins the server and this tool to separate cores and collects the lines.
@@ -17,6 +18,7 @@ mod fanout;
 mod load;
 mod peer;
 mod report;
+mod reports;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +45,8 @@ enum Command {
     Seed(load::SeedArgs),
     /// Create, get or list over HTTP/1.1, against casework or a peer (django-helpdesk).
     Http(peer::HttpArgs),
+    /// GetReport over a store filled with a synthetic load (N tickets over D days).
+    Reports(reports::ReportsArgs),
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> std::process::ExitCode {
         Command::Store(args) => store::run(args).await,
         Command::Seed(args) => load::seed(args).await,
         Command::Http(args) => peer::run(args).await,
+        Command::Reports(args) => reports::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
