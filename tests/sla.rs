@@ -8,27 +8,10 @@ mod common;
 use casework::clock::Clock;
 use casework::domain::Role;
 use casework::pb;
-use casework::pb::conversation_service_client::ConversationServiceClient;
 use casework::pb::report_service_client::ReportServiceClient;
 use chrono::Duration;
 use common::*;
-use pb::TicketEventType as E;
 use tonic::Code;
-
-fn count(events: &[pb::TicketEvent], kind: E) -> usize {
-    events.iter().filter(|e| e.r#type == kind as i32).count()
-}
-
-async fn say(server: &TestServer, sub: &str, role: Role, room_id: &str, body: &str) {
-    let auth = server.tickets(sub, role).await;
-    let mut client = ConversationServiceClient::new(server.channel().await);
-    let request = auth.req(pb::SendMessageRequest {
-        room_id: room_id.into(),
-        body: body.into(),
-        ..Default::default()
-    });
-    client.send_message(request).await.expect("send");
-}
 
 async fn reports(server: &TestServer) -> ReportServiceClient<tonic::transport::Channel> {
     ReportServiceClient::new(server.channel().await)
@@ -182,23 +165,23 @@ async fn sla_clocks_follow_hold_reply_wait_reopen_and_close(backend: Backend) {
     server.clock.advance(Duration::seconds(539));
     assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreachWarning), 0, "not yet");
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreachWarning), 0, "not yet");
     server.clock.advance(Duration::seconds(1));
     server.app.sweep_timers().await.expect("sweep");
     server.app.sweep_timers().await.expect("sweep again");
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreachWarning), 1);
-    assert_eq!(count(&events, E::SlaBreached), 0);
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreachWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 0);
 
     // The breach at 600 s, once.
     server.clock.advance(Duration::seconds(60));
     server.app.sweep_timers().await.expect("sweep");
     server.app.sweep_timers().await.expect("sweep again");
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreached), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 1);
     let breach = events
         .iter()
-        .find(|e| e.r#type == E::SlaBreached as i32)
+        .find(|e| e.r#type == pb::TicketEventType::SlaBreached as i32)
         .expect("breach");
     assert_eq!(breach.actor, "casework");
     let ticket_now = admin.get(&ticket.id).await.expect("t");
@@ -255,12 +238,12 @@ async fn warning_and_breach_fire_once_across_a_restart(backend: Backend) {
     server.clock.advance(Duration::seconds(59));
     assert_eq!(server.app.sweep_timers().await.expect("sweep"), 0);
     let events = admin.events(&late.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreached), 0, "not yet");
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 0, "not yet");
     server.clock.advance(Duration::seconds(1));
     server.app.sweep_timers().await.expect("sweep");
     server.app.sweep_timers().await.expect("sweep again");
     let events = admin.events(&late.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreached), 1, "one breach");
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 1, "one breach");
 
     let server = server.restart().await;
     let mut admin = server.admin().await;
@@ -271,11 +254,11 @@ async fn warning_and_breach_fire_once_across_a_restart(backend: Backend) {
     server.app.sweep_timers().await.expect("sweep");
     server.app.sweep_timers().await.expect("sweep again");
     let events = admin.events(&late.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreachWarning), 1, "{events:?}");
-    assert_eq!(count(&events, E::SlaBreached), 2, "first reply and resolution");
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreachWarning), 1, "{events:?}");
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 2, "first reply and resolution");
     let events = admin.events(&kept.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaBreachWarning), 1);
-    assert_eq!(count(&events, E::SlaBreached), 0);
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreachWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaBreached), 0);
 
     // Filters: breached, severity, due within.
     let list = |filter: pb::TicketFilter| pb::ListTicketsRequest {

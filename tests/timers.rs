@@ -8,22 +8,6 @@ use casework::domain::Role;
 use casework::pb;
 use casework::pb::conversation_service_client::ConversationServiceClient;
 use common::*;
-use pb::TicketEventType as E;
-
-fn count(events: &[pb::TicketEvent], kind: E) -> usize {
-    events.iter().filter(|e| e.r#type == kind as i32).count()
-}
-
-async fn say(server: &TestServer, sub: &str, role: Role, room_id: &str, body: &str) {
-    let auth = server.tickets(sub, role).await;
-    let mut client = ConversationServiceClient::new(server.channel().await);
-    let request = auth.req(pb::SendMessageRequest {
-        room_id: room_id.into(),
-        body: body.into(),
-        ..Default::default()
-    });
-    client.send_message(request).await.expect("send");
-}
 
 async fn messages(server: &TestServer, room_id: &str) -> Vec<pb::Message> {
     let auth = server.admin().await;
@@ -88,7 +72,7 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart(backend: Backen
     server.app.sweep_timers().await.expect("sweep");
     server.app.sweep_timers().await.expect("sweep again");
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaWarning), 1);
     let system: Vec<pb::Message> = messages(&server, &room_id)
         .await
         .into_iter()
@@ -125,8 +109,8 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart(backend: Backen
     assert!(metadata.chat_room_closed);
     assert!(metadata.auto_close_at.is_none());
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaWarning), 1);
-    assert_eq!(count(&events, E::AutoClosed), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::AutoClosed), 1);
     let system = messages(&server, &room_id)
         .await
         .into_iter()
@@ -138,9 +122,9 @@ async fn silence_warns_then_closes_exactly_once_across_a_restart(backend: Backen
     let kinds: Vec<i32> = events.iter().map(|e| e.r#type).collect();
     let closed_at = kinds
         .iter()
-        .position(|k| *k == E::AutoClosed as i32)
+        .position(|k| *k == pb::TicketEventType::AutoClosed as i32)
         .expect("closed");
-    assert_eq!(kinds[closed_at - 1], E::MessageAdded as i32, "{kinds:?}");
+    assert_eq!(kinds[closed_at - 1], pb::TicketEventType::MessageAdded as i32, "{kinds:?}");
     server.stop().await;
 }
 }
@@ -343,8 +327,8 @@ async fn a_squatted_notice_key_does_not_jam_the_timer(backend: Backend) {
     let closed = admin.get(&ticket.id).await.expect("ticket");
     assert_eq!(closed.status, pb::TicketStatus::Closed as i32);
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaWarning), 1);
-    assert_eq!(count(&events, E::AutoClosed), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::AutoClosed), 1);
 }
 }
 
@@ -376,7 +360,7 @@ async fn a_due_timer_fires_once_when_two_replicas_sweep_together() {
     let (one, two) = tokio::join!(server.app.sweep_timers(), replica.sweep_timers());
     assert_eq!(one.expect("sweep") + two.expect("sweep"), 1, "fired once");
     let events = admin.events(&ticket.id).await.expect("events");
-    assert_eq!(count(&events, E::SlaWarning), 1);
+    assert_eq!(count(&events, pb::TicketEventType::SlaWarning), 1);
     let notices = messages(&server, &room_id)
         .await
         .into_iter()

@@ -612,3 +612,21 @@ async fn raw_grpc_call(
     }
     (http, Status::from_header_map(&all))
 }
+
+/// How many of `events` are of `kind`.
+pub fn count(events: &[pb::TicketEvent], kind: pb::TicketEventType) -> usize {
+    events.iter().filter(|e| e.r#type == kind as i32).count()
+}
+
+/// `sub` (with `role`) sends `body` to the room.
+pub async fn say(server: &TestServer, sub: &str, role: Role, room_id: &str, body: &str) {
+    let auth = server.tickets(sub, role).await;
+    let mut client =
+        pb::conversation_service_client::ConversationServiceClient::new(server.channel().await);
+    let request = auth.req(pb::SendMessageRequest {
+        room_id: room_id.into(),
+        body: body.into(),
+        ..Default::default()
+    });
+    client.send_message(request).await.expect("send");
+}
