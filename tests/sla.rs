@@ -619,3 +619,94 @@ async fn metrics_of_a_scripted_life_match_to_the_second(backend: Backend) {
     server.stop().await;
 }
 }
+
+both_backends! {
+async fn a_breach_survives_a_move_to_a_queue_without_that_target(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    // The seeded queue answers within 5 minutes; the other queue only has a resolution target.
+    upsert(&server, chat_policy()).await.expect("policy");
+    upsert(
+        &server,
+        pb::SlaPolicy {
+            queue: OTHER_QUEUE.into(),
+            resolution_seconds: 7200,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("other policy");
+    let mut admin = server.admin().await;
+    let ticket = admin.create(new_ticket("cust-1")).await.expect("create");
+    server.clock.advance(Duration::seconds(301));
+    server.app.sweep_timers().await.expect("sweep");
+    let transfer = |queue: &str| pb::TransferTicketRequest {
+        ticket_id: ticket.id.clone(),
+        queue_id: queue.into(),
+        reason: "moved".into(),
+        expected_version: 0,
+    };
+    let moved = change(
+        "transfer",
+        admin.client.clone().transfer_ticket(admin.req(transfer(OTHER_QUEUE))),
+    )
+    .await
+    .into_inner()
+    .ticket
+    .expect("t");
+    let sla = moved.sla.expect("sla");
+    assert_eq!(sla.state, pb::SlaState::Breached as i32, "{sla:?}");
+    assert!(sla.over_reply_sla);
+    // Back in the first queue, still unanswered: the missed first reply is not missed twice.
+    change(
+        "transfer back",
+        admin.client.clone().transfer_ticket(admin.req(transfer(QUEUE))),
+    )
+    .await;
+    server.clock.advance(Duration::seconds(600));
+    server.app.sweep_timers().await.expect("sweep");
+    let events = admin.events(&ticket.id).await.expect("events");
+    let first_reply_breaches = events
+        .iter()
+        .filter(|e| e.r#type == pb::TicketEventType::SlaBreached as i32)
+        .filter(|e| format!("{:?}", e.payload).contains("FIRST_REPLY"))
+        .count();
+    assert_eq!(first_reply_breaches, 1, "{events:?}");
+    server.stop().await;
+}
+}
+
+#[tokio::test]
+async fn customers_see_neither_sla_state_nor_metrics() {
+    let server = TestServer::start().await;
+    upsert(&server, chat_policy()).await.expect("policy");
+    let mut admin = server.admin().await;
+    let ticket = admin
+        .create(pb::CreateTicketRequest {
+            close_immediately: true,
+            ..new_ticket("cust-1")
+        })
+        .await
+        .expect("create");
+    assert!(ticket.sla.expect("sla").has_policy, "staff see the SLA");
+    let mut customer = server.tickets("cust-1", Role::Customer).await;
+    let shown = customer.get(&ticket.id).await.expect("own ticket");
+    assert!(!shown.sla.unwrap_or_default().has_policy);
+    assert_eq!(
+        shown.metrics.unwrap_or_default(),
+        pb::TicketMetrics::default()
+    );
+    let request = customer.req(pb::GetTicketMetricsRequest {
+        ticket_id: ticket.id.clone(),
+    });
+    assert_code(
+        reports(&server).await.get_ticket_metrics(request).await,
+        Code::PermissionDenied,
+    );
+    // An agent's note on the closed ticket answers nobody: no first reply.
+    let room = ticket.metadata.expect("m").room_id;
+    say(&server, SUPERVISOR, Role::Agent, &room, "For the record.").await;
+    let after = admin.get(&ticket.id).await.expect("t");
+    assert!(after.metadata.expect("m").first_response_at.is_none());
+    assert_eq!(after.metrics.expect("m").first_reply_seconds, None);
+    server.stop().await;
+}

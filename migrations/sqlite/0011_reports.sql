@@ -36,3 +36,10 @@ CREATE TABLE report_durations (
     tickets BIGINT NOT NULL,
     PRIMARY KEY (kind, slot, queue, agent, channel, seconds, shard)
 ) WITHOUT ROWID;
+
+-- Tickets already open when the counters start: their backlog, in slot 0 (1970), before any
+-- report's range.
+INSERT INTO report_slots (slot, shard, queue, agent, channel, created, closed, reopened, backlog,
+    breaches, sla_closed, sla_within, rating_1, rating_2, rating_3, rating_4, rating_5)
+SELECT 0, 0, queue, COALESCE(assignee, ''), channel, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0, 0, 0
+FROM tickets WHERE status <> 'CLOSED' GROUP BY queue, COALESCE(assignee, ''), channel;

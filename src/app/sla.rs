@@ -63,12 +63,16 @@ impl App {
             .await
     }
 
-    /// A ticket (for whoever may see it) with its metrics counted up to now, and now.
+    /// A ticket (for staff who may see it) with its metrics counted up to now, and now.
     pub async fn ticket_metrics(
         &self,
         principal: &Principal,
         ticket_id: &str,
     ) -> Result<(Ticket, TicketMetrics, Time)> {
+        self.access(principal).await?.require(
+            &[Role::Agent, Role::Supervisor, Role::Admin, Role::Service],
+            "read ticket metrics",
+        )?;
         let ticket = self
             .get_ticket(principal, TicketKey::Id(ticket_id.to_string()))
             .await?;

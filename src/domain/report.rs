@@ -209,8 +209,10 @@ pub fn delta(
             add(&key, change);
         }
     }
-    let replied_before = before.and_then(|t| t.metrics.first_reply_seconds);
-    if let (None, Some(seconds)) = (replied_before, after.metrics.first_reply_seconds) {
+    // The first reply is the change that sets `first_response_at` (a ticket stored before the
+    // metrics existed gets its `first_reply_seconds` filled in later, by any change).
+    let replied_before = before.is_some_and(|t| t.metadata.first_response_at.is_some());
+    if let (false, Some(seconds)) = (replied_before, after.metrics.first_reply_seconds) {
         durations.push((
             key.clone(),
             DurationKind::FirstReply,

@@ -305,7 +305,13 @@ fn sync(
     hours: Option<&BusinessHours>,
 ) {
     if limit <= 0 {
-        *clock = SlaClock::default();
+        // No such target (any more, after a change of policy): the clock stands still and
+        // keeps what it recorded, a breach included.
+        if let Some(since) = clock.running_since.take() {
+            clock.used_seconds += hours::working_between(hours, since, now).num_seconds();
+        }
+        clock.due_at = None;
+        clock.warn_at = None;
         return;
     }
     if clock.cycle != cycle {

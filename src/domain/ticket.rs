@@ -285,11 +285,16 @@ impl Ticket {
         ids
     }
 
-    /// The ticket as its customer sees it: every agent it names appears by display name
-    /// (`names`: agent id → name), never by id — an agent's id is its staff e-mail address.
+    /// The ticket as its customer sees it, without its SLA state and metrics: every agent it
+    /// names appears by display name (`names`: agent id → name), never by id — an agent's id
+    /// is its staff e-mail address.
     /// Anyone without a display name (a service, an agent without a profile) appears as an
     /// empty name; the customer itself stays as it is.
     pub fn shown_to_customer(mut self, names: &HashMap<String, String>) -> Ticket {
+        // How the floor handled it (SLA clocks, handle times, transfers) is staff's to read,
+        // like the audit trail.
+        self.sla = crate::domain::sla::TicketSla::default();
+        self.metrics = crate::domain::sla::TicketMetrics::default();
         let customer = self.customer.id.clone();
         let shown = |actor: &str| -> String {
             let id = actor_id(actor);

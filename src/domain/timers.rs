@@ -54,7 +54,8 @@ fn chat_timers(
     let metadata = &mut ticket.metadata;
     match sender {
         SenderType::Agent if visible => {
-            if metadata.first_response_at.is_none() {
+            // A note on a closed ticket answers nobody waiting.
+            if metadata.first_response_at.is_none() && ticket.status != TicketStatus::Closed {
                 metadata.first_response_at = Some(now);
             }
             if ticket.channel == "chat"
