@@ -644,7 +644,7 @@ impl App {
             let original = ticket.clone();
             let holder = ticket.assignee.clone();
             let now = self.now();
-            let mut events = lifecycle::apply(&mut ticket, transition.clone(), &actor, now)?;
+            let events = lifecycle::apply(&mut ticket, transition.clone(), &actor, now)?;
             if events.is_empty() {
                 // Nothing to change (e.g. closing a closed room): the ticket as it is.
                 return Ok((ticket, Vec::new()));
@@ -652,11 +652,7 @@ impl App {
             if ticket.queue != original.queue || ticket.severity != original.severity {
                 // Another queue or severity: the policy that applies to it now.
                 let targets = self.sla_targets(&ticket.queue, ticket.severity).await?;
-                let mut rebased = sla::rebase(&mut ticket, targets, now);
-                for event in &mut rebased {
-                    event.version = ticket.version;
-                }
-                events.extend(rebased);
+                sla::rebase(&mut ticket, targets, now);
             }
             let saved = {
                 let (changed, original, actor, capacity_of) = (

@@ -77,7 +77,8 @@ impl Target {
         }
     }
 
-    fn seconds(self, targets: &SlaTargets) -> i64 {
+    /// The target's length under `targets`, in working seconds (0: no such target).
+    pub fn seconds(self, targets: &SlaTargets) -> i64 {
         match self {
             Target::FirstReply => targets.first_reply_seconds,
             Target::NextReply => targets.next_reply_seconds,
@@ -345,12 +346,13 @@ fn sync(
 }
 
 /// Replaces the ticket's targets (its queue or severity changed, and with it the policy):
-/// time counted so far stays counted, due times follow the new targets.
-pub fn rebase(ticket: &mut Ticket, targets: Option<SlaTargets>, now: Time) -> Vec<NewEvent> {
+/// time counted so far stays counted, due times follow the new targets. Run it after the
+/// change's `lifecycle::apply`, at the same `now`: that already fired whatever was due, so
+/// the clocks only stop under the old targets and start again under the new ones.
+pub fn rebase(ticket: &mut Ticket, targets: Option<SlaTargets>, now: Time) {
     if ticket.sla.targets == targets {
-        return Vec::new();
+        return;
     }
-    let mut events = observe(ticket, now);
     if let Some(old) = ticket.sla.targets.clone() {
         let hours = old.business_hours.as_ref();
         for target in Target::ALL {
@@ -368,8 +370,9 @@ pub fn rebase(ticket: &mut Ticket, targets: Option<SlaTargets>, now: Time) -> Ve
         }
     }
     ticket.sla.targets = targets;
-    events.extend(observe(ticket, now));
-    events
+    // Only stopped clocks are left to fire: nothing is due.
+    let fired = observe(ticket, now);
+    debug_assert!(fired.is_empty(), "a rebase fired {fired:?}");
 }
 
 /// How a ticket was last closed.

@@ -2,6 +2,7 @@
 //! `sqlx::QueryBuilder` (which writes each database's placeholders).
 use crate::clock::{Time, to_micros};
 use crate::domain::query::{Cursor, Scope, TicketFilter, TicketOrder, WatchFilter};
+use crate::domain::sla::SlaState;
 use sqlx::{Database, QueryBuilder};
 
 /// Appends `(?, ?, …)` binding `values`: the list of an `IN`.
@@ -138,7 +139,8 @@ where
             .collect::<Vec<_>>()
     );
     if filter.sla_breached {
-        qb.push(" AND t.sla_state = 'BREACHED'");
+        qb.push(" AND t.sla_state = ")
+            .push_bind(SlaState::Breached.as_str().to_string());
     }
     if let Some(within) = filter.sla_due_within {
         qb.push(" AND t.status <> 'CLOSED' AND t.sla_due_at IS NOT NULL AND t.sla_due_at < ")

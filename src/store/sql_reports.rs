@@ -7,6 +7,7 @@ macro_rules! sql_reports {
     ($store:ident, $db:path) => {
         mod sql_reports {
             use super::$store;
+            use sqlx::QueryBuilder;
             use $crate::domain::report::{
                 BucketCounts, BucketDurations, Counts, DurationKind, GroupBy,
             };
@@ -14,7 +15,6 @@ macro_rules! sql_reports {
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
             use $crate::store::sql::Columns;
-            use sqlx::QueryBuilder;
 
             /// The grouping column (of `r`).
             fn group_column(group_by: GroupBy) -> &'static str {
@@ -49,6 +49,30 @@ macro_rules! sql_reports {
                         .push_unseparated(")");
                 }
                 qb.push(") ");
+            }
+
+            /// `SELECT b.i AS bucket, <group> AS grp, <columns> FROM b JOIN <table> r` over the
+            /// buckets' slot ranges, `WHERE <condition>` and the queues; the caller groups.
+            fn bucketed<'a>(
+                buckets: &'a [(i64, i64)],
+                group_by: GroupBy,
+                columns: &str,
+                table: &str,
+                condition: &str,
+                queues: &'a [String],
+            ) -> QueryBuilder<'a, $db> {
+                let mut qb = QueryBuilder::new("");
+                push_buckets(&mut qb, buckets);
+                qb.push("SELECT b.i AS bucket, ")
+                    .push(group_column(group_by))
+                    .push(" AS grp, ")
+                    .push(columns)
+                    .push(" FROM b JOIN ")
+                    .push(table)
+                    .push(" r ON r.slot >= b.lo AND r.slot < b.hi WHERE ")
+                    .push(condition);
+                push_queues(&mut qb, queues);
+                qb
             }
 
             fn push_queues(qb: &mut QueryBuilder<'_, $db>, queues: &[String]) {
@@ -87,17 +111,7 @@ macro_rules! sql_reports {
                     if buckets.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let mut qb = QueryBuilder::new("");
-                    push_buckets(&mut qb, buckets);
-                    qb.push("SELECT b.i AS bucket, ")
-                        .push(group_column(group_by))
-                        .push(" AS grp, ")
-                        .push(SUMS)
-                        .push(
-                            " FROM b JOIN report_slots r ON r.slot >= b.lo AND r.slot < b.hi \
-                             WHERE 1 = 1",
-                        );
-                    push_queues(&mut qb, queues);
+                    let mut qb = bucketed(buckets, group_by, SUMS, "report_slots", "1 = 1", queues);
                     push_group_by(&mut qb, group_by, "");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
@@ -158,16 +172,14 @@ macro_rules! sql_reports {
                     if buckets.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let mut qb = QueryBuilder::new("");
-                    push_buckets(&mut qb, buckets);
-                    qb.push("SELECT b.i AS bucket, ")
-                        .push(group_column(group_by))
-                        .push(
-                            " AS grp, r.kind, r.seconds, CAST(SUM(r.tickets) AS BIGINT) AS tickets \
-                             FROM b JOIN report_durations r ON r.slot >= b.lo AND r.slot < b.hi \
-                             WHERE r.kind IN ('FIRST_REPLY', 'RESOLUTION')",
-                        );
-                    push_queues(&mut qb, queues);
+                    let mut qb = bucketed(
+                        buckets,
+                        group_by,
+                        "r.kind, r.seconds, CAST(SUM(r.tickets) AS BIGINT) AS tickets",
+                        "report_durations",
+                        "r.kind IN ('FIRST_REPLY', 'RESOLUTION')",
+                        queues,
+                    );
                     push_group_by(&mut qb, group_by, ", r.kind, r.seconds");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()

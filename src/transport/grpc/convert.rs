@@ -548,11 +548,7 @@ pub fn ticket_sla_pb(sla: &TicketSla, status: TicketStatus) -> pb::TicketSla {
         .iter()
         .flat_map(|targets| {
             Target::ALL.into_iter().filter_map(move |target| {
-                let seconds = match target {
-                    Target::FirstReply => targets.first_reply_seconds,
-                    Target::NextReply => targets.next_reply_seconds,
-                    Target::Resolution => targets.resolution_seconds,
-                };
+                let seconds = target.seconds(targets);
                 (seconds > 0).then_some((target, seconds))
             })
         })
