@@ -60,6 +60,23 @@ impl Error {
         }])
     }
 
+    /// The same error with its fields named from an enclosing message's field `parent`
+    /// (`time_zone` → `report.time_zone`); other errors unchanged.
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            Error::InvalidArgument(violations) => Error::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: format!("{parent}.{}", v.field),
+                        ..v
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Machine-readable reason for `google.rpc.ErrorInfo`.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -447,6 +447,14 @@ async fn bad_policies_are_refused_by_field_and_write_nothing() {
             "policy.warn_before_seconds",
         ),
         (
+            "warning as long as the shortest target",
+            pb::SlaPolicy {
+                warn_before_seconds: 300,
+                ..chat_policy()
+            },
+            "policy.warn_before_seconds",
+        ),
+        (
             "invalid time zone",
             pb::SlaPolicy {
                 business_hours: Some(hours(monday("09:00", "17:00"), "Mars/Olympus")),
@@ -533,6 +541,17 @@ async fn bad_policies_are_refused_by_field_and_write_nothing() {
         .into_inner()
         .policies;
     assert!(listed.is_empty(), "nothing was written: {listed:?}");
+
+    // GetTicketMetrics names its field too.
+    let admin = server.admin().await;
+    let request = admin.req(pb::GetTicketMetricsRequest {
+        ticket_id: String::new(),
+    });
+    let status = assert_code(
+        reports(&server).await.get_ticket_metrics(request).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["ticket_id"]);
 
     // A good one is listed as written.
     let stored = upsert(&server, chat_policy()).await.expect("policy");
@@ -673,6 +692,113 @@ async fn a_breach_survives_a_move_to_a_queue_without_that_target(backend: Backen
     assert_eq!(first_reply_breaches, 1, "{events:?}");
     server.stop().await;
 }
+}
+
+both_backends! {
+/// `casework_sla_breaches_total` counts a breach once, also one that a change made after the
+/// due time fires (here an update, before any sweep) rather than the sweeper.
+async fn the_breach_counter_counts_each_breach_once(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    // A queue of this test's own: the counter is process-wide.
+    let queue = format!("counted-{backend:?}").to_lowercase();
+    let mut admin = server.admin().await;
+    let request = admin.req(pb::UpsertQueueRequest {
+        queue: Some(pb::Queue {
+            id: queue.clone(),
+            name: queue.clone(),
+            language: "en".into(),
+            default_sla_seconds: 3600,
+        }),
+    });
+    admin.client.upsert_queue(request).await.expect("queue");
+    upsert(
+        &server,
+        pb::SlaPolicy {
+            queue: queue.clone(),
+            ..chat_policy()
+        },
+    )
+    .await
+    .expect("policy");
+    let ticket = admin
+        .create(pb::CreateTicketRequest {
+            queue: queue.clone(),
+            ..new_ticket("cust-1")
+        })
+        .await
+        .expect("create");
+    server.clock.advance(Duration::seconds(301));
+    let request = admin.req(pb::UpdateTicketRequest {
+        ticket_id: ticket.id.clone(),
+        ticket: Some(pb::Ticket {
+            severity: pb::Severity::Low as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["severity".into()],
+        }),
+        expected_version: 0,
+    });
+    admin.client.update_ticket(request).await.expect("update");
+    server.app.sweep_timers().await.expect("sweep");
+    let events = admin.events(&ticket.id).await.expect("events");
+    let breaches = events
+        .iter()
+        .filter(|e| e.r#type == pb::TicketEventType::SlaBreached as i32)
+        .count();
+    assert_eq!(breaches, 1, "{events:?}");
+    let scraped = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics");
+    let line = format!(
+        "casework_sla_breaches_total{{queue=\"{queue}\",target=\"FIRST_REPLY\"}} 1"
+    );
+    assert!(
+        scraped.lines().any(|l| l == line),
+        "no {line:?} in:\n{scraped}"
+    );
+    server.stop().await;
+}
+}
+
+#[tokio::test]
+async fn a_policy_without_targets_takes_the_sla_off() {
+    let server = TestServer::start().await;
+    upsert(&server, chat_policy()).await.expect("policy");
+    upsert(
+        &server,
+        pb::SlaPolicy {
+            severity: Some(pb::Severity::Low as i32),
+            ..pb::SlaPolicy {
+                queue: QUEUE.into(),
+                ..Default::default()
+            }
+        },
+    )
+    .await
+    .expect("no targets for low severity");
+    let mut admin = server.admin().await;
+    let create = |severity: pb::Severity, customer: &str| pb::CreateTicketRequest {
+        severity: severity as i32,
+        ..new_ticket(customer)
+    };
+    let low = admin
+        .create(create(pb::Severity::Low, "cust-1"))
+        .await
+        .expect("low");
+    let high = admin
+        .create(create(pb::Severity::High, "cust-2"))
+        .await
+        .expect("high");
+    assert!(!low.sla.unwrap_or_default().has_policy, "low: no SLA");
+    assert!(
+        high.sla.expect("sla").has_policy,
+        "high: the queue's policy"
+    );
+    server.stop().await;
 }
 
 #[tokio::test]

@@ -253,6 +253,29 @@ fn created_event() -> Vec<NewEvent> {
     vec![event]
 }
 
+/// One generated change of the report test below: slot, shard, group and duration from `n`.
+fn report_change(n: i64) -> casework::domain::report::ReportDelta {
+    use casework::domain::report::{Counts, DurationKind, GroupKey, ReportDelta, SHARDS};
+    let group = GroupKey {
+        queue: format!("q{}", n % 2),
+        agent: format!("a{}", n % 3),
+        channel: format!("c{}", n % 5 % 2),
+    };
+    ReportDelta {
+        slot: 100 + n % 4,
+        shard: n % SHARDS,
+        counts: vec![(
+            group.clone(),
+            Counts {
+                created: 1,
+                backlog: 1,
+                ..Counts::default()
+            },
+        )],
+        durations: vec![(group, DurationKind::Resolution, n)],
+    }
+}
+
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 /// 200 concurrent creates, every fifth with the same external id: on SQLite they share group
@@ -612,6 +635,179 @@ async fn migration_0007_moves_json_lists_into_tables(backend: Backend) {
     let cy = agent("cy@example.com", &["auth"], &["en"]);
     store.upsert_agent(&cy).await.expect("agent");
     assert_eq!(store.get_agent(&cy.id).await.expect("read"), Some(cy));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// Report rows written by concurrent changes while two stores (two replicas on PostgreSQL)
+/// fold the shards of the same slots again and again add up to exactly what was written, and
+/// end as one row per slot and group.
+async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Backend) {
+    use casework::domain::report::GroupBy;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const WRITERS: i64 = 8;
+    const CHANGES: i64 = 40;
+    const SLOTS: (i64, i64) = (100, 104);
+    let database = database(backend).await;
+    let first = store::connect(&database.url).await.expect("store");
+    let second = match backend {
+        Backend::Sqlite => first.clone(),
+        Backend::Postgres => store::connect(&database.url).await.expect("replica"),
+    };
+    let writing = std::sync::Arc::new(AtomicBool::new(true));
+    let compactors: Vec<_> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|store| {
+            let writing = writing.clone();
+            tokio::spawn(async move {
+                let mut folded = 0;
+                while writing.load(Ordering::SeqCst) {
+                    folded += store
+                        .write(|tx| Box::pin(tx.compact_report(SLOTS)))
+                        .await
+                        .expect("compact");
+                    tokio::task::yield_now().await;
+                }
+                folded
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = if w % 2 == 0 { first.clone() } else { second.clone() };
+            tokio::spawn(async move {
+                for i in 0..CHANGES {
+                    let change = report_change(w * CHANGES + i);
+                    store
+                        .write(move |tx| {
+                            tx.add_to_report(change.clone());
+                            Box::pin(async { Ok(()) })
+                        })
+                        .await
+                        .expect("write");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    writing.store(false, Ordering::SeqCst);
+    let mut folded = 0;
+    for compactor in compactors {
+        folded += compactor.await.expect("compactor");
+    }
+    folded += first
+        .write(|tx| Box::pin(tx.compact_report(SLOTS)))
+        .await
+        .expect("compact");
+    assert!(folded > 0, "sharded rows were folded");
+    for table in ["report_channels", "report_agents"] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shard <> 0");
+        assert_eq!(count(backend, &database.url, &sql).await, 0, "{table}");
+    }
+
+    let buckets: Vec<(i64, i64)> = (SLOTS.0..SLOTS.1).map(|s| (s, s + 1)).collect();
+    for group_by in [GroupBy::Queue, GroupBy::Agent, GroupBy::Channel] {
+        let mut expected: BTreeMap<(usize, String), (i64, Vec<i64>)> = BTreeMap::new();
+        for n in 0..WRITERS * CHANGES {
+            let change = report_change(n);
+            let (group, _) = &change.counts[0];
+            let name = match group_by {
+                GroupBy::Queue => &group.queue,
+                GroupBy::Agent => &group.agent,
+                _ => &group.channel,
+            };
+            let cell = expected
+                .entry(((change.slot - SLOTS.0) as usize, name.clone()))
+                .or_default();
+            cell.0 += 1;
+            cell.1.push(n);
+        }
+        let mut stored: BTreeMap<(usize, String), (i64, Vec<i64>)> = BTreeMap::new();
+        for cell in second
+            .report_figures(&buckets, group_by, &[])
+            .await
+            .expect("figures")
+        {
+            let mut resolution = cell.figures.resolution;
+            resolution.sort_unstable();
+            assert_eq!(cell.figures.counts.created, cell.figures.counts.backlog);
+            stored.insert((cell.bucket, cell.group), (cell.figures.counts.created, resolution));
+        }
+        assert_eq!(stored, expected, "{group_by:?}");
+    }
+    first.close().await;
+    second.close().await;
+}
+
+/// A database an older build left at migration 0011 keeps its report figures in the new
+/// tables: counters summed per slot and group, durations one value per ticket.
+async fn migration_0012_keeps_report_figures(backend: Backend) {
+    use casework::domain::report::GroupBy;
+    let database = database(backend).await;
+    let url = database.url.clone();
+    migrate_to(backend, &url, 11).await;
+    raw(
+        backend,
+        &url,
+        "INSERT INTO report_slots (slot, shard, queue, agent, channel, created, closed, \
+         reopened, backlog, breaches, sla_closed, sla_within, rating_1, rating_2, rating_3, \
+         rating_4, rating_5) VALUES (5, 3, 'q', 'ann', 'chat', 2, 1, 0, 1, 0, 1, 1, 0, 0, 0, \
+         0, 1), (5, 7, 'q', 'bob', 'chat', 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0), \
+         (6, 0, 'q', '', 'email', 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)",
+    )
+    .await;
+    raw(
+        backend,
+        &url,
+        "INSERT INTO report_durations (kind, slot, shard, queue, agent, channel, seconds, \
+         tickets) VALUES ('RESOLUTION', 5, 3, 'q', 'ann', 'chat', 300, 2), \
+         ('FIRST_REPLY', 5, 3, 'q', 'ann', 'chat', 12, 1), \
+         ('FIRST_REPLY', 5, 7, 'q', 'bob', 'chat', 40, 1)",
+    )
+    .await;
+
+    let store = store::connect(&url).await.expect("migrated");
+    let buckets = [(5, 6), (6, 7)];
+    let summary = |group_by| {
+        let store = store.clone();
+        async move {
+            let mut cells: Vec<_> = store
+                .report_figures(&buckets, group_by, &[])
+                .await
+                .expect("figures")
+                .into_iter()
+                .map(|cell| {
+                    let (mut first, mut resolution) =
+                        (cell.figures.first_reply, cell.figures.resolution);
+                    first.sort_unstable();
+                    resolution.sort_unstable();
+                    let c = cell.figures.counts;
+                    let counts = (c.created, c.closed, c.backlog, c.breaches, c.ratings[4]);
+                    (cell.bucket, cell.group, counts, first, resolution)
+                })
+                .collect();
+            cells.sort();
+            cells
+        }
+    };
+    assert_eq!(
+        summary(GroupBy::Channel).await,
+        vec![
+            (0, "chat".to_string(), (3, 1, 2, 1, 1), vec![12, 40], vec![300, 300]),
+            (1, "email".to_string(), (1, 0, 1, 0, 0), vec![], vec![]),
+        ]
+    );
+    assert_eq!(
+        summary(GroupBy::Agent).await,
+        vec![
+            (0, "ann".to_string(), (2, 1, 1, 0, 1), vec![12], vec![300, 300]),
+            (0, "bob".to_string(), (1, 0, 1, 1, 0), vec![40], vec![]),
+            (1, String::new(), (1, 0, 1, 0, 0), vec![], vec![]),
+        ]
+    );
     store.close().await;
 }
 }

@@ -107,7 +107,7 @@ impl App {
                     )));
                 }
                 if mine.is_empty() {
-                    return Ok(report::build(&spec, &spec.buckets(), &[], vec![], vec![]));
+                    return Ok(report::build(&spec, &spec.buckets(), &[], vec![]));
                 }
                 if request.queues.is_empty() {
                     mine.clone()
@@ -123,8 +123,18 @@ impl App {
         let store = &self.store;
         let before = ranges.first().map_or(0, |r| r.0);
         let backlog = store.report_backlog(before, group_by, &queues).await?;
-        let counts = store.report_counts(&ranges, group_by, &queues).await?;
-        let durations = store.report_durations(&ranges, group_by, &queues).await?;
-        Ok(report::build(&spec, &buckets, &backlog, counts, durations))
+        let figures = store.report_figures(&ranges, group_by, &queues).await?;
+        Ok(report::build(&spec, &buckets, &backlog, figures))
+    }
+
+    /// Folds the sharded report rows of the past slots of the last two days into one row per
+    /// slot and group (`report::SHARDS`), so reports read few rows; the sweeper's leader runs it
+    /// every few minutes. Returns how many rows it folded.
+    pub async fn compact_reports(&self) -> Result<u64> {
+        const BACK: i64 = 2 * 86_400 / report::SLOT_SECONDS;
+        let current = report::slot(self.clock.now());
+        self.store
+            .write(move |tx| Box::pin(tx.compact_report((current - BACK, current))))
+            .await
     }
 }

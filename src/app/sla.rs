@@ -8,6 +8,7 @@ use crate::domain::query::{Scope, TicketFilter, TicketKey};
 use crate::domain::sla::{MAX_TARGET_SECONDS, SlaPolicy, SlaTargets, TicketMetrics};
 use crate::domain::{EventType, Principal, Role, Severity, Ticket, TicketEvent, TicketStatus};
 use crate::error::Result;
+use crate::store::Tx;
 
 impl App {
     /// The SLA targets for a ticket of `severity` in `queue` (policies from memory while
@@ -73,6 +74,9 @@ impl App {
             &[Role::Agent, Role::Supervisor, Role::Admin, Role::Service],
             "read ticket metrics",
         )?;
+        let mut v = Violations::new();
+        v.id("ticket_id", ticket_id);
+        v.finish()?;
         let ticket = self
             .get_ticket(principal, TicketKey::Id(ticket_id.to_string()))
             .await?;
@@ -96,14 +100,12 @@ fn check_policy(policy: &SlaPolicy) -> Result<()> {
             v.add(field, "must be between 0 (none) and one year");
         }
     }
-    let longest = targets
-        .first_reply_seconds
-        .max(targets.next_reply_seconds)
-        .max(targets.resolution_seconds);
-    if targets.warn_before_seconds > 0 && targets.warn_before_seconds >= longest {
+    if targets.warn_before_seconds > 0
+        && targets.warn_before_seconds >= targets.shortest().unwrap_or(0)
+    {
         v.add(
             "policy.warn_before_seconds",
-            "must be shorter than the longest target",
+            "must be shorter than every target",
         );
     }
     if let Some(hours) = &targets.business_hours
@@ -114,21 +116,29 @@ fn check_policy(policy: &SlaPolicy) -> Result<()> {
     v.finish()
 }
 
-/// Counts the SLA breaches a committed change wrote (`casework_sla_breaches_total`, by queue
-/// and target; each replica counts the breaches it records).
-pub(crate) fn count_breaches(queue: &str, events: &[TicketEvent]) {
-    for event in events
+/// Counts the SLA breaches among `events` once the write that records them is committed
+/// (`casework_sla_breaches_total`, by queue and target; each replica counts the breaches it
+/// records, whichever change fired them).
+pub(crate) fn count_breaches(tx: &mut dyn Tx, queue: &str, events: &[TicketEvent]) {
+    let targets: Vec<String> = events
         .iter()
         .filter(|e| e.event_type == EventType::SlaBreached)
-    {
-        let target = event.payload["target"].as_str().unwrap_or_default();
-        metrics::counter!(
-            "casework_sla_breaches_total",
-            "queue" => queue.to_string(),
-            "target" => target.to_string()
-        )
-        .increment(1);
+        .map(|e| e.payload["target"].as_str().unwrap_or_default().to_string())
+        .collect();
+    if targets.is_empty() {
+        return;
     }
+    let queue = queue.to_string();
+    tx.after_commit(Box::new(move || {
+        for target in targets {
+            metrics::counter!(
+                "casework_sla_breaches_total",
+                "queue" => queue.clone(),
+                "target" => target
+            )
+            .increment(1);
+        }
+    }));
 }
 
 impl App {

@@ -680,7 +680,6 @@ impl App {
             };
             match saved {
                 Some(events) => {
-                    super::sla::count_breaches(&ticket.queue, &events);
                     let preferred = match &transition {
                         Transition::Reopen {
                             keep_assignee: true,

@@ -8,7 +8,7 @@ use super::conversations::server_message;
 use super::write;
 use crate::domain::conversation::SenderType;
 use crate::domain::timers::{self, DueTimer};
-use crate::domain::{Transition, lifecycle};
+use crate::domain::{NewEvent, Ticket, Transition, lifecycle};
 use crate::error::{Error, Result};
 use std::time::Duration;
 
@@ -17,9 +17,20 @@ pub const SWEEPER: &str = "casework";
 
 /// Sweeper ticks between routing reconciliations.
 const RECONCILE_EVERY: u64 = 30;
+/// Sweeper ticks between report compactions (`App::compact_reports`).
+const COMPACT_REPORTS_EVERY: u64 = 300;
 
 /// Tickets handled per sweep.
 const SWEEP_BATCH: i64 = 500;
+
+/// A timer's change, `None` when the ticket's state no longer allows it (it fires no more).
+fn applies(change: Result<Vec<NewEvent>>) -> Result<Option<Vec<NewEvent>>> {
+    match change {
+        Ok(events) => Ok(Some(events)),
+        Err(Error::FailedPrecondition(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
 
 impl App {
     /// One pass: fires every chat timer due now. Returns how many fired.
@@ -59,25 +70,28 @@ impl App {
                         return Ok(None);
                     }
                     let original = ticket.clone();
-                    let events =
-                        match lifecycle::apply(&mut ticket, Transition::SlaCheck, SWEEPER, now) {
-                            Ok(events) => events,
-                            Err(Error::FailedPrecondition(_)) => return Ok(None),
-                            Err(other) => return Err(other),
-                        };
-                    let events = write::save_change(tx, &ticket, &original, SWEEPER, events)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::Internal("ticket changed inside its own transaction".into())
-                        })?;
-                    Ok(Some((original.assignee, ticket, events)))
+                    let Some(events) = applies(lifecycle::apply(
+                        &mut ticket,
+                        Transition::SlaCheck,
+                        SWEEPER,
+                        now,
+                    ))?
+                    else {
+                        return Ok(None);
+                    };
+                    write::save_locked_change(tx, &ticket, &original, SWEEPER, events).await?;
+                    Ok(Some((original.assignee, ticket)))
                 })
             })
             .await?;
-        let Some((holder, ticket, events)) = fired else {
+        self.after_fired(fired).await
+    }
+
+    /// What follows a fired timer's change (`None`: nothing fired).
+    async fn after_fired(&self, fired: Option<(Option<String>, Ticket)>) -> Result<bool> {
+        let Some((holder, ticket)) = fired else {
             return Ok(false);
         };
-        super::sla::count_breaches(&ticket.queue, &events);
         self.after_change(holder, ticket, None).await;
         Ok(true)
     }
@@ -123,10 +137,10 @@ impl App {
                     let notice =
                         server_message(&ticket, (SenderType::System, SWEEPER, ""), key, body, now);
                     // Nothing is written unless the change applies.
-                    match lifecycle::apply(&mut ticket.clone(), transition.clone(), SWEEPER, now) {
-                        Err(Error::FailedPrecondition(_)) => return Ok(None),
-                        Err(other) => return Err(other),
-                        Ok(_) => {}
+                    let trial =
+                        lifecycle::apply(&mut ticket.clone(), transition.clone(), SWEEPER, now);
+                    if applies(trial)?.is_none() {
+                        return Ok(None);
                     }
                     // The closing notice goes in while the room is still open; the warning
                     // after its change.
@@ -138,16 +152,12 @@ impl App {
                     }
                     let holder = ticket.assignee.clone();
                     let original = ticket.clone();
-                    let events = match lifecycle::apply(&mut ticket, transition, SWEEPER, now) {
-                        Ok(events) => events,
-                        Err(Error::FailedPrecondition(_)) => return Ok(None),
-                        Err(other) => return Err(other),
+                    let Some(events) =
+                        applies(lifecycle::apply(&mut ticket, transition, SWEEPER, now))?
+                    else {
+                        return Ok(None);
                     };
-                    write::save_change(tx, &ticket, &original, SWEEPER, events)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::Internal("ticket changed inside its own transaction".into())
-                        })?;
+                    write::save_locked_change(tx, &ticket, &original, SWEEPER, events).await?;
                     if !closing {
                         add_notice(tx, notice, &chat_timers).await?;
                     }
@@ -155,11 +165,7 @@ impl App {
                 })
             })
             .await?;
-        let Some((holder, ticket)) = fired else {
-            return Ok(false);
-        };
-        self.after_change(holder, ticket, None).await;
-        Ok(true)
+        self.after_fired(fired).await
     }
 
     /// Runs the sweeper every `every` of real time until shutdown; it also reconciles routing.
@@ -179,11 +185,16 @@ impl App {
                         if let Err(error) = app.sweep_timers().await {
                             tracing::error!(%error, "timer sweep failed");
                         }
-                        // At start-up, then every RECONCILE_EVERY ticks.
+                        // At start-up, then every RECONCILE_EVERY (COMPACT_REPORTS_EVERY) ticks.
                         if ticks.is_multiple_of(RECONCILE_EVERY)
                             && let Err(error) = app.reconcile_routing().await
                         {
                             tracing::error!(%error, "routing reconciliation failed");
+                        }
+                        if ticks.is_multiple_of(COMPACT_REPORTS_EVERY)
+                            && let Err(error) = app.compact_reports().await
+                        {
+                            tracing::error!(%error, "report compaction failed");
                         }
                         ticks += 1;
                     }

@@ -32,8 +32,8 @@ pub enum MessageAdded {
 }
 
 /// Writes a changed ticket and its events if the stored version is still that of `original`
-/// (the ticket as read before the change), with what it adds to the report counters; `None`
-/// when another change won. The room follows
+/// (the ticket as read before the change), with what it adds to the report counters (and,
+/// once committed, to the breach counter); `None` when another change won. The room follows
 /// the ticket's `chat_room_closed` (closed by CloseRoom or the auto-close, open again on
 /// reopen), and an agent getting the ticket is recorded for routing's "longest idle".
 pub async fn save_change(
@@ -64,9 +64,23 @@ pub async fn save_change(
     if !figures.is_empty() {
         tx.add_to_report(figures);
     }
-    Ok(Some(
-        tx.insert_events(ticket, &before, actor, at, events).await?,
-    ))
+    let stored = tx.insert_events(ticket, &before, actor, at, events).await?;
+    super::sla::count_breaches(tx, &ticket.queue, &stored);
+    Ok(Some(stored))
+}
+
+/// [`save_change`] of a ticket this transaction read for update, which no other change can
+/// have won.
+pub async fn save_locked_change(
+    tx: &mut dyn Tx,
+    ticket: &Ticket,
+    original: &Ticket,
+    actor: &str,
+    events: Vec<NewEvent>,
+) -> Result<Vec<TicketEvent>> {
+    save_change(tx, ticket, original, actor, events)
+        .await?
+        .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))
 }
 
 /// Inserts a new ticket with its room and events, honouring the idempotency key: the same
@@ -113,9 +127,7 @@ async fn apply_and_save(
 ) -> Result<Routed> {
     let original = ticket.clone();
     let events = lifecycle::apply(&mut ticket, transition, ROUTING_ACTOR, now)?;
-    let stored = save_change(tx, &ticket, &original, ROUTING_ACTOR, events)
-        .await?
-        .ok_or_else(|| Error::Internal("ticket changed inside the routing transaction".into()))?;
+    let stored = save_locked_change(tx, &ticket, &original, ROUTING_ACTOR, events).await?;
     Ok((ticket, stored))
 }
 
@@ -281,9 +293,7 @@ pub async fn append_message(
         event.version = ticket.version;
     }
     let mut stored = if changed {
-        save_change(tx, &ticket, &original, actor, events)
-            .await?
-            .ok_or_else(|| Error::Internal("ticket changed inside its own transaction".into()))?
+        save_locked_change(tx, &ticket, &original, actor, events).await?
     } else {
         let before = Before::unchanged(&ticket);
         tx.insert_events(&ticket, &before, actor, message.created_at, events)

@@ -29,9 +29,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// How long [`BusinessHours::add_working`] searches for working time before it gives up: about
-/// ten years. When the hours and holidays leave no working time at all for that long, it returns
-/// the instant at which the search ended (the last working instant found, or `from`, plus this).
+/// How far past `from` [`BusinessHours::add_working`] searches before it gives up: about ten
+/// years. When the hours and holidays leave too little working time in that span (none at all,
+/// or a minute a week against a long target), it returns `from` plus this: as good as never, and
+/// the search stays bounded however sparse the hours.
 pub const SEARCH_HORIZON_DAYS: i64 = 3653;
 
 const MAX_SPANS: usize = 7 * 8;
@@ -124,14 +125,14 @@ impl BusinessHours {
     /// outside working hours the clock starts at the next opening (so from closing time it rolls
     /// to the next opening); a result that exhausts a span is that span's closing instant.
     /// `working` of zero (or less) returns `from` unchanged. The search walks the calendar day by
-    /// day and gives up after [`SEARCH_HORIZON_DAYS`] without any working time (see there).
+    /// day and gives up [`SEARCH_HORIZON_DAYS`] after `from` (see there).
     pub fn add_working(&self, from: Time, working: chrono::Duration) -> Time {
         if working <= chrono::Duration::zero() {
             return from;
         }
         let calendar = Calendar::new(self);
         let (mut left, mut window) = (working, from.naive_utc());
-        let mut limit = horizon(window);
+        let limit = horizon(window);
         while window < limit {
             let end = window_end(window, limit);
             for (a, b) in calendar.intervals(window, end) {
@@ -139,7 +140,6 @@ impl BusinessHours {
                     return (a + left).and_utc();
                 }
                 left -= b - a;
-                limit = horizon(b);
             }
             window = end;
         }
@@ -713,6 +713,10 @@ mod tests {
         // Unvalidated hours do not panic: no spans, or a zone that does not parse (taken as UTC).
         let never = hours("Europe/Berlin", &[], &[]);
         assert_eq!(never.add_working(from, Duration::hours(1)), end);
+        // A minute a week against a year's target: bounded, not ten thousand years of weeks.
+        let sparse = hours("UTC", &[(Mon, 0, 1)], &[]);
+        assert_eq!(sparse.validate(), Ok(()));
+        assert_eq!(sparse.add_working(from, Duration::days(365)), end);
         assert_eq!(never.working_between(from, end), Duration::zero());
         let mars = hours("Mars/Base", &[(Thu, 0, 60)], &[]);
         assert_eq!(

@@ -1,10 +1,11 @@
-//! Report figures: every change of a ticket adds to counters kept per 15-minute slot (UTC)
-//! and per queue, agent and channel, in the same transaction as its events. Reports add up
-//! slots instead of replaying the event log; any time zone's hours, days and weeks are whole
-//! slots (every zone's offset is a multiple of 15 minutes).
+//! Report figures: every change of a ticket adds to figures kept per 15-minute slot (UTC),
+//! once per queue and channel and once per queue and agent ([`ReportTable`]), in the same
+//! transaction as its events. Reports add up slots instead of replaying the event log; any
+//! time zone's hours, days and weeks are whole slots (every zone's offset is a multiple of 15
+//! minutes).
 //!
 //! What each counter counts, at the time of the change:
-//! - `created`, `closed`, `reopened`: those events;
+//! - `created`, `closed`, `reopened`: those events (a reopen in the group that closed it);
 //! - `backlog`: open tickets coming into (+1) or leaving (−1) the group (created, closed,
 //!   reopened, moved to another queue or agent), so a group's backlog at any time is the sum
 //!   of its deltas before it;
@@ -12,8 +13,8 @@
 //!   with no target missed;
 //! - `breaches`: SLA_BREACHED events;
 //! - `ratings[s-1]`: ratings of score `s`;
-//! - durations: the first-reply time when the first reply comes, the resolution time (creation
-//!   to close) at each close.
+//! - durations (exact, in seconds): the first-reply time when the first reply comes, the
+//!   resolution time (creation to close) at each close.
 use crate::clock::Time;
 use crate::domain::{EventType, NewEvent, Ticket};
 use serde::{Deserialize, Serialize};
@@ -103,31 +104,20 @@ impl DurationKind {
     }
 }
 
-/// Durations are kept exact to the second below `EXACT_BELOW` seconds and, above, rounded
-/// down to 8 significant bits (less than 0.8% off): at most about 2,400 distinct values up to
-/// a year, so a report's percentiles come from few rows however many tickets it covers.
-pub const EXACT_BELOW: i64 = 256;
-
-/// The stored value of a duration.
-pub fn duration_bucket(seconds: i64) -> i64 {
-    if seconds < EXACT_BELOW {
-        return seconds.max(0);
-    }
-    let shift = 63 - seconds.leading_zeros() as i64 - 7;
-    (seconds >> shift) << shift
-}
-
-/// Shards each group's counters are split over.
+/// Shards each group's counters are split over while their slot is current, so concurrent
+/// changes of different tickets seldom wait on one row; [`ReportRows::compacted`] folds the
+/// shards of past slots into shard 0.
 pub const SHARDS: i64 = 16;
 
-/// What one change adds to the report tables (see [`merge`] for how a transaction writes
-/// them).
+/// What one change adds to the report tables (see [`ReportRows`] for how a transaction
+/// writes them).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportDelta {
     pub slot: i64,
-    /// The ticket's shard: concurrent changes of different tickets seldom share a row.
+    /// The ticket's shard.
     pub shard: i64,
     pub counts: Vec<(GroupKey, Counts)>,
+    /// Durations in seconds.
     pub durations: Vec<(GroupKey, DurationKind, i64)>,
 }
 
@@ -180,7 +170,18 @@ pub fn delta(
         let mut change = Counts::default();
         match event.event_type {
             EventType::Created => change.created = 1,
-            EventType::Reopened => change.reopened = 1,
+            // Counted where the ticket was closed: a reopen reflects on who resolved it,
+            // not on the queue or nobody it goes back to.
+            EventType::Reopened => {
+                let closed_by = before.map_or_else(|| key.clone(), GroupKey::of);
+                add(
+                    &closed_by,
+                    Counts {
+                        reopened: 1,
+                        ..Counts::default()
+                    },
+                );
+            }
             EventType::Closed | EventType::AutoClosed => {
                 change.closed = 1;
                 if after.sla.targets.is_some() {
@@ -188,11 +189,7 @@ pub fn delta(
                     change.sla_within = i64::from(after.sla.within_sla());
                 }
                 if let Some(seconds) = after.metrics.resolution_seconds {
-                    durations.push((
-                        key.clone(),
-                        DurationKind::Resolution,
-                        duration_bucket(seconds),
-                    ));
+                    durations.push((key.clone(), DurationKind::Resolution, seconds.max(0)));
                 }
             }
             EventType::SlaBreached => change.breaches = 1,
@@ -213,11 +210,7 @@ pub fn delta(
     // metrics existed gets its `first_reply_seconds` filled in later, by any change).
     let replied_before = before.is_some_and(|t| t.metadata.first_response_at.is_some());
     if let (false, Some(seconds)) = (replied_before, after.metrics.first_reply_seconds) {
-        durations.push((
-            key.clone(),
-            DurationKind::FirstReply,
-            duration_bucket(seconds),
-        ));
+        durations.push((key.clone(), DurationKind::FirstReply, seconds.max(0)));
     }
     counts.retain(|(_, c)| !c.is_zero());
     let hash = after
@@ -232,90 +225,163 @@ pub fn delta(
     }
 }
 
-/// The report rows of one transaction's changes, merged and in one global order (counters by
-/// slot, group and shard; durations by kind, slot, group, value and shard). Written last and
-/// in this order, no two transactions wait on each other's report rows in a cycle.
-pub fn merge(deltas: &[ReportDelta]) -> (Vec<ShardCounts>, Vec<ShardDurations>) {
-    use std::collections::BTreeMap;
-    let mut counts: BTreeMap<(i64, GroupKey, i64), Counts> = BTreeMap::new();
-    let mut durations: BTreeMap<(DurationKind, i64, GroupKey, i64, i64), i64> = BTreeMap::new();
-    for delta in deltas {
-        for (key, change) in &delta.counts {
-            counts
-                .entry((delta.slot, key.clone(), delta.shard))
-                .or_default()
-                .add(change);
-        }
-        for (key, kind, seconds) in &delta.durations {
-            *durations
-                .entry((*kind, delta.slot, key.clone(), *seconds, delta.shard))
-                .or_default() += 1;
+/// The two stored views of the figures: by queue and channel (for reports by queue, by
+/// channel or of everything) and by queue and agent (for reports by agent). Each report reads
+/// one, so neither carries the other's dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReportTable {
+    ByChannel,
+    ByAgent,
+}
+
+impl ReportTable {
+    pub const ALL: [ReportTable; 2] = [ReportTable::ByChannel, ReportTable::ByAgent];
+
+    /// The table a report grouped so reads.
+    pub fn for_group(group_by: GroupBy) -> ReportTable {
+        match group_by {
+            GroupBy::Agent => ReportTable::ByAgent,
+            GroupBy::Nothing | GroupBy::Queue | GroupBy::Channel => ReportTable::ByChannel,
         }
     }
-    (
-        counts
-            .into_iter()
-            .filter(|(_, c)| !c.is_zero())
-            .map(|((slot, key, shard), counts)| ShardCounts {
-                slot,
-                shard,
-                key,
-                counts,
-            })
-            .collect(),
-        durations
-            .into_iter()
-            .map(
-                |((kind, slot, key, seconds, shard), tickets)| ShardDurations {
-                    kind,
-                    slot,
-                    shard,
-                    key,
-                    seconds,
-                    tickets,
-                },
-            )
-            .collect(),
-    )
+
+    /// The group key's second part in this table.
+    fn by(self, key: &GroupKey) -> &str {
+        match self {
+            ReportTable::ByChannel => &key.channel,
+            ReportTable::ByAgent => &key.agent,
+        }
+    }
 }
 
-/// Counters to add to one stored row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShardCounts {
+/// A stored report row's key: its slot, queue, channel or agent (by table) and shard.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowKey {
     pub slot: i64,
+    pub queue: String,
+    pub by: String,
     pub shard: i64,
-    pub key: GroupKey,
+}
+
+/// A stored report row's figures: counters, and the durations (seconds) of the first replies
+/// and resolutions counted in it, kept exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
     pub counts: Counts,
+    pub first_reply: Vec<i64>,
+    pub resolution: Vec<i64>,
 }
 
-/// Tickets to add to one stored duration row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShardDurations {
-    pub kind: DurationKind,
-    pub slot: i64,
-    pub shard: i64,
-    pub key: GroupKey,
-    pub seconds: i64,
-    pub tickets: i64,
+impl Figures {
+    pub fn add(&mut self, other: &Figures) {
+        self.counts.add(&other.counts);
+        self.first_reply.extend_from_slice(&other.first_reply);
+        self.resolution.extend_from_slice(&other.resolution);
+    }
+
+    fn durations_mut(&mut self, kind: DurationKind) -> &mut Vec<i64> {
+        match kind {
+            DurationKind::FirstReply => &mut self.first_reply,
+            DurationKind::Resolution => &mut self.resolution,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.counts.is_zero() && self.first_reply.is_empty() && self.resolution.is_empty()
+    }
 }
 
-/// A bucket's counters of one group, added up by the store.
+/// A list of durations as stored: each value followed by a comma, so stored lists add up by
+/// concatenation (`||`, `string_agg`).
+pub fn encode_durations(seconds: &[i64]) -> String {
+    use std::fmt::Write;
+    let mut list = String::with_capacity(seconds.len() * 6);
+    for value in seconds {
+        let _ = write!(list, "{value},");
+    }
+    list
+}
+
+/// The durations of a stored list (`encode_durations`), appended to `into`.
+pub fn decode_durations(list: &str, into: &mut Vec<i64>) -> Result<(), String> {
+    for value in list.split_terminator(',') {
+        into.push(
+            value
+                .parse()
+                .map_err(|e| format!("stored duration {value:?}: {e}"))?,
+        );
+    }
+    Ok(())
+}
+
+/// The report rows a transaction adds, merged per stored row. Written just before the commit
+/// and in key order (table, slot, queue, channel or agent, shard), no two transactions wait on
+/// each other's report rows in a cycle.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportRows(std::collections::BTreeMap<(ReportTable, RowKey), Figures>);
+
+impl ReportRows {
+    /// Adds a change's figures to both tables.
+    pub fn add_delta(&mut self, delta: &ReportDelta) {
+        for table in ReportTable::ALL {
+            let key = |group: &GroupKey| RowKey {
+                slot: delta.slot,
+                queue: group.queue.clone(),
+                by: table.by(group).to_string(),
+                shard: delta.shard,
+            };
+            for (group, counts) in &delta.counts {
+                self.entry(table, key(group)).counts.add(counts);
+            }
+            for (group, kind, seconds) in &delta.durations {
+                self.entry(table, key(group))
+                    .durations_mut(*kind)
+                    .push(*seconds);
+            }
+        }
+    }
+
+    /// Adds a stored row's figures (read back by compaction).
+    pub fn add(&mut self, table: ReportTable, key: RowKey, figures: &Figures) {
+        self.entry(table, key).add(figures);
+    }
+
+    /// Rows a compaction read back: each added to shard 0 of its slot and group.
+    pub fn compacted(table: ReportTable, rows: Vec<(RowKey, Figures)>) -> ReportRows {
+        let mut merged = ReportRows::default();
+        for (key, figures) in rows {
+            merged.add(table, RowKey { shard: 0, ..key }, &figures);
+        }
+        merged
+    }
+
+    /// Takes another set's rows.
+    pub fn append(&mut self, other: ReportRows) {
+        for ((table, key), figures) in other.0 {
+            self.add(table, key, &figures);
+        }
+    }
+
+    fn entry(&mut self, table: ReportTable, key: RowKey) -> &mut Figures {
+        self.0.entry((table, key)).or_default()
+    }
+
+    /// The rows to write, in the global order.
+    pub fn into_rows(self) -> impl Iterator<Item = (ReportTable, RowKey, Figures)> {
+        self.0
+            .into_iter()
+            .filter(|(_, figures)| !figures.is_empty())
+            .map(|((table, key), figures)| (table, key, figures))
+    }
+}
+
+/// A bucket's figures of one group, added up by the store.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BucketCounts {
+pub struct BucketFigures {
     /// Index into the report's buckets.
     pub bucket: usize,
     pub group: String,
-    pub counts: Counts,
-}
-
-/// How many tickets of a group took `seconds` (first reply or resolution) in a bucket.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BucketDurations {
-    pub bucket: usize,
-    pub group: String,
-    pub kind: DurationKind,
-    pub seconds: i64,
-    pub tickets: i64,
+    pub figures: Figures,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -414,21 +480,13 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// From `(seconds, tickets)` pairs.
-    pub fn of(mut values: Vec<(i64, i64)>) -> Stats {
+    pub fn of(mut values: Vec<i64>) -> Stats {
         values.sort_unstable();
-        let count: i64 = values.iter().map(|(_, n)| n).sum();
-        let rank = |p: i64| -> Option<i64> {
-            // The smallest value with at least ceil(p% of count) values at or below it.
-            let wanted = (count * p + 99) / 100;
-            let mut seen = 0;
-            values.iter().find_map(|(seconds, n)| {
-                seen += n;
-                (seen >= wanted.max(1)).then_some(*seconds)
-            })
-        };
+        let count = values.len();
+        // The smallest value with at least ceil(p% of count) values at or below it.
+        let rank = |p: usize| values.get((count * p).div_ceil(100).max(1) - 1).copied();
         Stats {
-            count,
+            count: count as i64,
             median: rank(50),
             p90: rank(90),
         }
@@ -472,14 +530,13 @@ impl ReportRow {
     }
 }
 
-/// Builds a report from the counters the store added up per bucket and group, and each
+/// Builds a report from the figures the store added up per bucket and group, and each
 /// group's backlog before the first bucket.
 pub fn build(
     spec: &ReportSpec,
     buckets: &[ReportBucket],
     backlog_before: &[(String, i64)],
-    counts: Vec<BucketCounts>,
-    durations: Vec<BucketDurations>,
+    cells: Vec<BucketFigures>,
 ) -> Vec<ReportRow> {
     use std::collections::{BTreeMap, BTreeSet};
     let mut groups: BTreeSet<String> = BTreeSet::new();
@@ -490,21 +547,13 @@ pub fn build(
             groups.insert(group.clone());
         }
     }
-    let mut cells: BTreeMap<(usize, String), Counts> = BTreeMap::new();
-    for row in counts {
-        groups.insert(row.group.clone());
-        cells
-            .entry((row.bucket, row.group))
+    let mut figures: BTreeMap<(usize, String), Figures> = BTreeMap::new();
+    for cell in cells {
+        groups.insert(cell.group.clone());
+        figures
+            .entry((cell.bucket, cell.group))
             .or_default()
-            .add(&row.counts);
-    }
-    let mut times: BTreeMap<(usize, String, DurationKind), Vec<(i64, i64)>> = BTreeMap::new();
-    for row in durations {
-        groups.insert(row.group.clone());
-        times
-            .entry((row.bucket, row.group, row.kind))
-            .or_default()
-            .push((row.seconds, row.tickets));
+            .add(&cell.figures);
     }
     if spec.group_by == GroupBy::Nothing {
         groups.insert(String::new());
@@ -512,19 +561,21 @@ pub fn build(
     let mut rows = Vec::with_capacity(buckets.len() * groups.len());
     for (i, bucket) in buckets.iter().enumerate() {
         for group in &groups {
-            let mut counts = cells.remove(&(i, group.clone())).unwrap_or_default();
+            let Figures {
+                mut counts,
+                first_reply,
+                resolution,
+            } = figures.remove(&(i, group.clone())).unwrap_or_default();
             let running = backlog.entry(group.clone()).or_default();
             *running += counts.backlog;
             counts.backlog = *running;
-            let mut stats =
-                |kind| Stats::of(times.remove(&(i, group.clone(), kind)).unwrap_or_default());
             rows.push(ReportRow {
                 start: bucket.start,
                 label: bucket.local.format("%Y-%m-%d %H:%M").to_string(),
                 group: group.clone(),
                 counts,
-                first_reply: stats(DurationKind::FirstReply),
-                resolution: stats(DurationKind::Resolution),
+                first_reply: Stats::of(first_reply),
+                resolution: Stats::of(resolution),
             });
         }
     }
@@ -536,32 +587,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_are_exact_below_the_limit_and_close_above() {
-        for seconds in [0, 1, 59, 255] {
-            assert_eq!(duration_bucket(seconds), seconds);
-        }
-        for seconds in [256, 257, 4097, 9_999, 86_400, 3_000_000, 31_536_000] {
-            let bucket = duration_bucket(seconds);
-            assert!(
-                bucket <= seconds && (seconds - bucket) * 128 < seconds,
-                "{seconds} → {bucket}"
-            );
-        }
-        let distinct: std::collections::BTreeSet<i64> =
-            (0..31_536_000).step_by(97).map(duration_bucket).collect();
-        assert!(distinct.len() < 2500, "{}", distinct.len());
+    fn duration_lists_add_up_by_concatenation() {
+        let mut stored = encode_durations(&[0, 59, 86_400]);
+        stored.push_str(&encode_durations(&[31_536_000]));
+        stored.push_str(&encode_durations(&[]));
+        let mut values = Vec::new();
+        decode_durations(&stored, &mut values).expect("stored list");
+        assert_eq!(values, vec![0, 59, 86_400, 31_536_000]);
+        assert!(decode_durations("12,x,", &mut values).is_err());
+    }
+
+    #[test]
+    fn compaction_keeps_every_figure() {
+        let group = GroupKey {
+            queue: "q".into(),
+            agent: "a".into(),
+            channel: "chat".into(),
+        };
+        let change = |shard, seconds| ReportDelta {
+            slot: 7,
+            shard,
+            counts: vec![(
+                group.clone(),
+                Counts {
+                    closed: 1,
+                    ..Counts::default()
+                },
+            )],
+            durations: vec![(group.clone(), DurationKind::Resolution, seconds)],
+        };
+        let mut written = ReportRows::default();
+        written.add_delta(&change(3, 10));
+        written.add_delta(&change(5, 20));
+        let stored: Vec<_> = written
+            .into_rows()
+            .filter(|(table, ..)| *table == ReportTable::ByAgent)
+            .map(|(_, key, figures)| (key, figures))
+            .collect();
+        assert_eq!(stored.len(), 2);
+        let rows: Vec<_> = ReportRows::compacted(ReportTable::ByAgent, stored)
+            .into_rows()
+            .collect();
+        assert_eq!(rows.len(), 1);
+        let (table, key, figures) = &rows[0];
+        assert_eq!(
+            (*table, key.shard, key.by.as_str()),
+            (ReportTable::ByAgent, 0, "a")
+        );
+        assert_eq!(
+            (figures.counts.closed, figures.resolution.clone()),
+            (2, vec![10, 20])
+        );
     }
 
     #[test]
     fn percentiles_are_nearest_rank() {
-        let stats = Stats::of(vec![(30, 1), (10, 1), (20, 1), (40, 1)]);
+        let stats = Stats::of(vec![30, 10, 20, 40]);
         assert_eq!(
             (stats.count, stats.median, stats.p90),
             (4, Some(20), Some(40))
         );
-        let stats = Stats::of((1..=10).map(|s| (s, 1)).collect());
+        let stats = Stats::of((1..=10).collect());
         assert_eq!((stats.median, stats.p90), (Some(5), Some(9)));
-        let stats = Stats::of(vec![(7, 3)]);
+        let stats = Stats::of(vec![7, 7, 7]);
         assert_eq!((stats.median, stats.p90), (Some(7), Some(7)));
         assert_eq!(Stats::of(Vec::new()), Stats::default());
     }

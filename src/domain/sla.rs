@@ -22,7 +22,7 @@ pub const MAX_TARGET_SECONDS: i64 = 365 * 24 * 3600;
 /// The targets of a policy, copied onto each ticket it applies to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SlaTargets {
-    /// Working seconds until the first agent reply; 0: no such target.
+    /// Working seconds until the first agent reply; 0: no such target (see [`Self::has_any`]).
     pub first_reply_seconds: i64,
     /// Working seconds until each next agent reply; 0: no such target.
     pub next_reply_seconds: i64,
@@ -38,6 +38,25 @@ pub struct SlaTargets {
     pub business_hours: Option<BusinessHours>,
 }
 
+impl SlaTargets {
+    /// Whether any of the three targets is set.
+    pub fn has_any(&self) -> bool {
+        self.first_reply_seconds > 0 || self.next_reply_seconds > 0 || self.resolution_seconds > 0
+    }
+
+    /// The shortest target that is set.
+    pub fn shortest(&self) -> Option<i64> {
+        [
+            self.first_reply_seconds,
+            self.next_reply_seconds,
+            self.resolution_seconds,
+        ]
+        .into_iter()
+        .filter(|s| *s > 0)
+        .min()
+    }
+}
+
 /// A queue's SLA policy, for one severity or (`severity: None`) for every severity without a
 /// policy of its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,12 +68,14 @@ pub struct SlaPolicy {
 }
 
 impl SlaPolicy {
-    /// The policy for a ticket of `severity` among one queue's policies.
+    /// The policy for a ticket of `severity` among one queue's policies. One without any
+    /// target (all zero) is no policy: it takes the SLA off the tickets it would apply to.
     pub fn choose(policies: &[SlaPolicy], severity: Severity) -> Option<&SlaPolicy> {
         policies
             .iter()
             .find(|p| p.severity == Some(severity))
             .or_else(|| policies.iter().find(|p| p.severity.is_none()))
+            .filter(|p| p.targets.has_any())
     }
 }
 

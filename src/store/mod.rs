@@ -15,7 +15,7 @@ use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter, Watched,
 };
-use crate::domain::report::{BucketCounts, BucketDurations, GroupBy, ReportDelta};
+use crate::domain::report::{BucketFigures, GroupBy, ReportDelta};
 use crate::domain::routing::AgentLoad;
 use crate::domain::sla::SlaPolicy;
 use crate::domain::{
@@ -109,9 +109,15 @@ pub trait Tx: Send {
     async fn set_room_closed(&mut self, ticket_id: &str, closed: bool, at: Time) -> Result<()>;
     /// Records when the agent last got a ticket (routing's "longest idle").
     async fn record_assignment(&mut self, agent_id: &str, at: Time) -> Result<()>;
-    /// Adds a change's figures to the report counters. They are written when the work is
-    /// done, all of the transaction's at once (`report::merge`), just before the commit.
+    /// Adds a change's figures to the report tables. They are written when the work is
+    /// done, all of the transaction's at once (`report::ReportRows`), just before the commit.
     fn add_to_report(&mut self, delta: ReportDelta);
+    /// Runs `hook` once this transaction is committed (never when it rolls back or is
+    /// retried), on the writer's caller.
+    fn after_commit(&mut self, hook: CommitHook);
+    /// Folds the report rows of the slots in `[from, to)` into shard 0 of each slot and group
+    /// (see `report::SHARDS`); returns how many sharded rows it took.
+    async fn compact_report(&mut self, slots: (i64, i64)) -> Result<u64>;
     /// The agents with their loads, by id, held for the rest of the transaction. Writes
     /// take rows ticket first, then agents (in id order), so none waits on another.
     async fn agent_loads_for_update(&mut self, agents: Agents<'_>) -> Result<Vec<AgentLoad>>;
@@ -134,6 +140,9 @@ pub trait Tx: Send {
     async fn attachment_usage(&mut self, room_id: &str) -> Result<AttachmentUsage>;
     async fn insert_attachment(&mut self, attachment: &Attachment) -> Result<()>;
 }
+
+/// What a write runs once it is committed (`Tx::after_commit`).
+pub type CommitHook = Box<dyn FnOnce() + Send>;
 
 /// A write: a closure over the transaction primitives. `Fn`, so a backend may run it again
 /// when its transaction must be retried.
@@ -220,16 +229,16 @@ pub trait ReferenceStore: Send + Sync {
     async fn is_empty(&self) -> Result<bool>;
 }
 
-/// The report counters (`domain::report`) added up per bucket (a slot range `[lo, hi)`) and
+/// The report figures (`domain::report`) added up per bucket (a slot range `[lo, hi)`) and
 /// group, over the queues given (every queue when `queues` is empty).
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    async fn report_counts(
+    async fn report_figures(
         &self,
         buckets: &[(i64, i64)],
         group_by: GroupBy,
         queues: &[String],
-    ) -> Result<Vec<BucketCounts>>;
+    ) -> Result<Vec<BucketFigures>>;
     /// Each group's backlog before `before_slot` (the sum of its deltas).
     async fn report_backlog(
         &self,
@@ -237,12 +246,6 @@ pub trait ReportStore: Send + Sync {
         group_by: GroupBy,
         queues: &[String],
     ) -> Result<Vec<(String, i64)>>;
-    async fn report_durations(
-        &self,
-        buckets: &[(i64, i64)],
-        group_by: GroupBy,
-        queues: &[String],
-    ) -> Result<Vec<BucketDurations>>;
 }
 
 #[async_trait]

@@ -232,7 +232,9 @@ struct PgTx<'c> {
     /// A row is locked or written, so the transaction has its id (see `pg_commits`).
     holds_rows: bool,
     /// Report figures to write before the commit.
-    report: Vec<crate::domain::report::ReportDelta>,
+    report: crate::domain::report::ReportRows,
+    /// What runs once the transaction is committed (an attempt that is retried drops its own).
+    after_commit: Vec<crate::store::CommitHook>,
 }
 
 impl PgTx<'_> {
@@ -282,33 +284,39 @@ sql_reports!(PgStore, sqlx::Postgres);
 impl Store for PgStore {
     async fn run_write(&self, work: Work) -> Result<()> {
         let work = Arc::new(work);
-        self.transaction(move |conn| {
-            let work = work.clone();
-            Box::pin(async move {
-                let mut tx = PgTx {
-                    conn,
-                    retry: false,
-                    failed: false,
-                    holds_rows: false,
-                    report: Vec::new(),
-                };
-                let outcome = match work(&mut tx).await {
-                    Ok(()) => tx.flush_report().await,
-                    failed => failed,
-                };
-                let outcome = match outcome {
-                    // A closure that caught a database error and went on would otherwise
-                    // "commit" a transaction PostgreSQL has already aborted.
-                    Ok(_) if tx.failed => Err(Error::Internal(
-                        "a write went on after a database error".into(),
-                    )),
-                    outcome => outcome,
-                };
-                (outcome, tx.retry)
+        let hooks = self
+            .transaction(move |conn| {
+                let work = work.clone();
+                Box::pin(async move {
+                    let mut tx = PgTx {
+                        conn,
+                        retry: false,
+                        failed: false,
+                        holds_rows: false,
+                        report: Default::default(),
+                        after_commit: Vec::new(),
+                    };
+                    let outcome = match work(&mut tx).await {
+                        Ok(()) => tx.flush_report().await,
+                        failed => failed,
+                    }
+                    .map(|()| std::mem::take(&mut tx.after_commit));
+                    let outcome = match outcome {
+                        // A closure that caught a database error and went on would otherwise
+                        // "commit" a transaction PostgreSQL has already aborted.
+                        Ok(_) if tx.failed => Err(Error::Internal(
+                            "a write went on after a database error".into(),
+                        )),
+                        outcome => outcome,
+                    };
+                    (outcome, tx.retry)
+                })
             })
-        })
-        .await?;
+            .await?;
         self.commits.committed();
+        for hook in hooks {
+            hook();
+        }
         Ok(())
     }
 

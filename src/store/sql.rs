@@ -51,6 +51,70 @@ pub trait Columns {
     fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T>;
 }
 
+/// A report table's name and the column its `RowKey::by` is stored in.
+pub fn report_table(table: crate::domain::report::ReportTable) -> (&'static str, &'static str) {
+    use crate::domain::report::ReportTable;
+    match table {
+        ReportTable::ByChannel => ("report_channels", "channel"),
+        ReportTable::ByAgent => ("report_agents", "agent"),
+    }
+}
+
+/// The counters of a report row (or of a sum of rows, named alike).
+pub fn decode_counts(row: &impl Columns) -> Result<crate::domain::report::Counts> {
+    Ok(crate::domain::report::Counts {
+        created: row.int("created")?,
+        closed: row.int("closed")?,
+        reopened: row.int("reopened")?,
+        backlog: row.int("backlog")?,
+        breaches: row.int("breaches")?,
+        sla_closed: row.int("sla_closed")?,
+        sla_within: row.int("sla_within")?,
+        ratings: [
+            row.int("rating_1")?,
+            row.int("rating_2")?,
+            row.int("rating_3")?,
+            row.int("rating_4")?,
+            row.int("rating_5")?,
+        ],
+    })
+}
+
+/// The figures of a report row (or of a sum of rows, named alike).
+pub fn decode_figures(row: &impl Columns) -> Result<crate::domain::report::Figures> {
+    use crate::domain::report::decode_durations;
+    let mut figures = crate::domain::report::Figures {
+        counts: decode_counts(row)?,
+        ..Default::default()
+    };
+    for (column, into) in [
+        ("first_reply", &mut figures.first_reply),
+        ("resolution", &mut figures.resolution),
+    ] {
+        decode_durations(&row.text(column)?, into).map_err(crate::error::Error::Internal)?;
+    }
+    Ok(figures)
+}
+
+/// A stored report row, its `by` part in column `by`.
+pub fn decode_report_row(
+    row: &impl Columns,
+    by: &str,
+) -> Result<(
+    crate::domain::report::RowKey,
+    crate::domain::report::Figures,
+)> {
+    Ok((
+        crate::domain::report::RowKey {
+            slot: row.int("slot")?,
+            queue: row.text("queue")?,
+            by: row.text(by)?,
+            shard: row.int("shard")?,
+        },
+        decode_figures(row)?,
+    ))
+}
+
 macro_rules! columns {
     ($row:ty) => {
         impl Columns for $row {
@@ -516,70 +580,56 @@ macro_rules! sql_tx {
             use sqlx::types::Json;
 
             impl $tx<'_> {
-                /// Writes the transaction's report figures (`Tx::add_to_report`), merged and
-                /// in `report::merge`'s order; run once the work is done, before the commit.
+                /// Writes the transaction's report rows (`Tx::add_to_report`, compaction),
+                /// merged and in `ReportRows`' order; run once the work is done, before the
+                /// commit.
                 pub(super) async fn flush_report(&mut self) -> Result<()> {
-                    let (counts, durations) =
-                        $crate::domain::report::merge(&std::mem::take(&mut self.report));
-                    for row in &counts {
-                        let (key, c) = (&row.key, &row.counts);
-                        let added = sqlx::query(
-                            "INSERT INTO report_slots (slot, queue, agent, channel, created, \
-                             closed, reopened, backlog, breaches, sla_closed, sla_within, \
-                             rating_1, rating_2, rating_3, rating_4, rating_5, shard) VALUES ($1, \
-                             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                             $17) ON CONFLICT (slot, queue, agent, channel, shard) DO UPDATE SET \
-                             created = report_slots.created + excluded.created, \
-                             closed = report_slots.closed + excluded.closed, \
-                             reopened = report_slots.reopened + excluded.reopened, \
-                             backlog = report_slots.backlog + excluded.backlog, \
-                             breaches = report_slots.breaches + excluded.breaches, \
-                             sla_closed = report_slots.sla_closed + excluded.sla_closed, \
-                             sla_within = report_slots.sla_within + excluded.sla_within, \
-                             rating_1 = report_slots.rating_1 + excluded.rating_1, \
-                             rating_2 = report_slots.rating_2 + excluded.rating_2, \
-                             rating_3 = report_slots.rating_3 + excluded.rating_3, \
-                             rating_4 = report_slots.rating_4 + excluded.rating_4, \
-                             rating_5 = report_slots.rating_5 + excluded.rating_5",
-                        )
-                        .bind(row.slot)
-                        .bind(&key.queue)
-                        .bind(&key.agent)
-                        .bind(&key.channel)
-                        .bind(c.created)
-                        .bind(c.closed)
-                        .bind(c.reopened)
-                        .bind(c.backlog)
-                        .bind(c.breaches)
-                        .bind(c.sla_closed)
-                        .bind(c.sla_within)
-                        .bind(c.ratings[0])
-                        .bind(c.ratings[1])
-                        .bind(c.ratings[2])
-                        .bind(c.ratings[3])
-                        .bind(c.ratings[4])
-                        .bind(row.shard)
-                        .execute(&mut *self.conn)
-                        .await;
-                        self.check(added)?;
-                    }
-                    for row in &durations {
-                        let added = sqlx::query(
-                            "INSERT INTO report_durations (kind, slot, queue, agent, channel, \
-                             seconds, shard, tickets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                             ON CONFLICT (kind, slot, queue, agent, channel, seconds, shard) \
-                             DO UPDATE SET tickets = report_durations.tickets + excluded.tickets",
-                        )
-                        .bind(row.kind.as_str())
-                        .bind(row.slot)
-                        .bind(&row.key.queue)
-                        .bind(&row.key.agent)
-                        .bind(&row.key.channel)
-                        .bind(row.seconds)
-                        .bind(row.shard)
-                        .bind(row.tickets)
-                        .execute(&mut *self.conn)
-                        .await;
+                    for (table, key, figures) in std::mem::take(&mut self.report).into_rows() {
+                        let (name, by) = $crate::store::sql::report_table(table);
+                        let c = &figures.counts;
+                        let sql = format!(
+                            "INSERT INTO {name} (slot, queue, {by}, shard, created, closed, \
+                             reopened, backlog, breaches, sla_closed, sla_within, rating_1, \
+                             rating_2, rating_3, rating_4, rating_5, first_reply, resolution) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                             $14, $15, $16, $17, $18) ON CONFLICT (slot, queue, {by}, shard) \
+                             DO UPDATE SET \
+                             created = {name}.created + excluded.created, \
+                             closed = {name}.closed + excluded.closed, \
+                             reopened = {name}.reopened + excluded.reopened, \
+                             backlog = {name}.backlog + excluded.backlog, \
+                             breaches = {name}.breaches + excluded.breaches, \
+                             sla_closed = {name}.sla_closed + excluded.sla_closed, \
+                             sla_within = {name}.sla_within + excluded.sla_within, \
+                             rating_1 = {name}.rating_1 + excluded.rating_1, \
+                             rating_2 = {name}.rating_2 + excluded.rating_2, \
+                             rating_3 = {name}.rating_3 + excluded.rating_3, \
+                             rating_4 = {name}.rating_4 + excluded.rating_4, \
+                             rating_5 = {name}.rating_5 + excluded.rating_5, \
+                             first_reply = {name}.first_reply || excluded.first_reply, \
+                             resolution = {name}.resolution || excluded.resolution"
+                        );
+                        let added = sqlx::query(&sql)
+                            .bind(key.slot)
+                            .bind(&key.queue)
+                            .bind(&key.by)
+                            .bind(key.shard)
+                            .bind(c.created)
+                            .bind(c.closed)
+                            .bind(c.reopened)
+                            .bind(c.backlog)
+                            .bind(c.breaches)
+                            .bind(c.sla_closed)
+                            .bind(c.sla_within)
+                            .bind(c.ratings[0])
+                            .bind(c.ratings[1])
+                            .bind(c.ratings[2])
+                            .bind(c.ratings[3])
+                            .bind(c.ratings[4])
+                            .bind($crate::domain::report::encode_durations(&figures.first_reply))
+                            .bind($crate::domain::report::encode_durations(&figures.resolution))
+                            .execute(&mut *self.conn)
+                            .await;
                         self.check(added)?;
                     }
                     Ok(())
@@ -809,7 +859,40 @@ macro_rules! sql_tx {
                 }
 
                 fn add_to_report(&mut self, delta: $crate::domain::report::ReportDelta) {
-                    self.report.push(delta);
+                    self.report.add_delta(&delta);
+                }
+
+                fn after_commit(&mut self, hook: $crate::store::CommitHook) {
+                    self.after_commit.push(hook);
+                }
+
+                async fn compact_report(&mut self, slots: (i64, i64)) -> Result<u64> {
+                    use $crate::domain::report::{ReportRows, ReportTable};
+                    let mut moved = 0;
+                    for table in ReportTable::ALL {
+                        let (name, by) = $crate::store::sql::report_table(table);
+                        // Each sharded row is taken exactly once, also when replicas compact
+                        // at the same time: a row another transaction deleted is not returned.
+                        let taken = sqlx::query(&format!(
+                            "DELETE FROM {name} WHERE slot >= $1 AND slot < $2 AND shard <> 0 \
+                             RETURNING *"
+                        ))
+                        .bind(slots.0)
+                        .bind(slots.1)
+                        .fetch_all(&mut *self.conn)
+                        .await;
+                        let taken = self.check(taken)?;
+                        moved += taken.len() as u64;
+                        let rows = taken
+                            .iter()
+                            .map(|row| $crate::store::sql::decode_report_row(row, by))
+                            .collect::<Result<Vec<_>>>()?;
+                        self.report.append(ReportRows::compacted(table, rows));
+                    }
+                    if moved > 0 {
+                        self.holds_rows();
+                    }
+                    Ok(moved)
                 }
 
                 async fn agent_loads_for_update(

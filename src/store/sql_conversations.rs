@@ -101,10 +101,14 @@ macro_rules! sql_conversations {
                 }
 
                 async fn due_timers(&self, now: Time, limit: i64) -> Result<Vec<String>> {
+                    // Earliest due first, whichever of its timers is due (one index each).
                     Ok(sqlx::query_scalar(
-                        "SELECT id FROM tickets WHERE auto_close_at <= $1 OR auto_close_warning_at <= $1 \
-                         OR sla_timer_at <= $1 \
-                         ORDER BY COALESCE(auto_close_warning_at, auto_close_at, sla_timer_at) LIMIT $2",
+                        "SELECT id FROM (\
+                         SELECT id, auto_close_warning_at AS due FROM tickets \
+                         WHERE auto_close_warning_at <= $1 \
+                         UNION ALL SELECT id, auto_close_at FROM tickets WHERE auto_close_at <= $1 \
+                         UNION ALL SELECT id, sla_timer_at FROM tickets WHERE sla_timer_at <= $1\
+                         ) AS due_timers GROUP BY id ORDER BY MIN(due), id LIMIT $2",
                     )
                     .bind(to_micros(now))
                     .bind(limit)

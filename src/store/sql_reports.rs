@@ -1,4 +1,4 @@
-//! Report counters (`report_slots`, `report_durations`) added up per report bucket (a run of
+//! Report figures (`report_channels`, `report_agents`) added up per report bucket (a run of
 //! slots) and group in the database, in SQL both dialects accept, as a macro each backend
 //! expands over its own connection types (see `sql.rs`).
 
@@ -8,31 +8,22 @@ macro_rules! sql_reports {
         mod sql_reports {
             use super::$store;
             use sqlx::QueryBuilder;
-            use $crate::domain::report::{
-                BucketCounts, BucketDurations, Counts, DurationKind, GroupBy,
-            };
+            use $crate::domain::report::{BucketFigures, GroupBy, ReportTable};
             use $crate::error::{Error, Result};
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
-            use $crate::store::sql::Columns;
+            use $crate::store::sql::{Columns, decode_figures, report_table};
 
-            /// The grouping column (of `r`).
-            fn group_column(group_by: GroupBy) -> &'static str {
-                match group_by {
+            /// The table a report grouped so reads, and its grouping column (of `r`).
+            fn source(group_by: GroupBy) -> (&'static str, &'static str) {
+                let (table, _) = report_table(ReportTable::for_group(group_by));
+                let column = match group_by {
                     GroupBy::Nothing => "''",
                     GroupBy::Queue => "r.queue",
                     GroupBy::Agent => "r.agent",
                     GroupBy::Channel => "r.channel",
-                }
-            }
-
-            /// `GROUP BY` the bucket, the group and `more`.
-            fn push_group_by(qb: &mut QueryBuilder<'_, $db>, group_by: GroupBy, more: &str) {
-                qb.push(" GROUP BY b.i");
-                if group_by != GroupBy::Nothing {
-                    qb.push(", ").push(group_column(group_by));
-                }
-                qb.push(more);
+                };
+                (table, column)
             }
 
             /// `WITH b (i, lo, hi) AS (VALUES …)`: the buckets as slot ranges.
@@ -51,30 +42,6 @@ macro_rules! sql_reports {
                 qb.push(") ");
             }
 
-            /// `SELECT b.i AS bucket, <group> AS grp, <columns> FROM b JOIN <table> r` over the
-            /// buckets' slot ranges, `WHERE <condition>` and the queues; the caller groups.
-            fn bucketed<'a>(
-                buckets: &'a [(i64, i64)],
-                group_by: GroupBy,
-                columns: &str,
-                table: &str,
-                condition: &str,
-                queues: &'a [String],
-            ) -> QueryBuilder<'a, $db> {
-                let mut qb = QueryBuilder::new("");
-                push_buckets(&mut qb, buckets);
-                qb.push("SELECT b.i AS bucket, ")
-                    .push(group_column(group_by))
-                    .push(" AS grp, ")
-                    .push(columns)
-                    .push(" FROM b JOIN ")
-                    .push(table)
-                    .push(" r ON r.slot >= b.lo AND r.slot < b.hi WHERE ")
-                    .push(condition);
-                push_queues(&mut qb, queues);
-                qb
-            }
-
             fn push_queues(qb: &mut QueryBuilder<'_, $db>, queues: &[String]) {
                 if !queues.is_empty() {
                     qb.push(" AND r.queue IN ");
@@ -82,11 +49,7 @@ macro_rules! sql_reports {
                 }
             }
 
-            fn bucket(row: &impl Columns) -> Result<usize> {
-                usize::try_from(row.int("bucket")?)
-                    .map_err(|e| Error::Internal(format!("bucket index: {e}")))
-            }
-
+            /// Sums of the counters and concatenations of the duration lists.
             const SUMS: &str = "CAST(SUM(r.created) AS BIGINT) AS created, \
                  CAST(SUM(r.closed) AS BIGINT) AS closed, \
                  CAST(SUM(r.reopened) AS BIGINT) AS reopened, \
@@ -98,43 +61,44 @@ macro_rules! sql_reports {
                  CAST(SUM(r.rating_2) AS BIGINT) AS rating_2, \
                  CAST(SUM(r.rating_3) AS BIGINT) AS rating_3, \
                  CAST(SUM(r.rating_4) AS BIGINT) AS rating_4, \
-                 CAST(SUM(r.rating_5) AS BIGINT) AS rating_5";
+                 CAST(SUM(r.rating_5) AS BIGINT) AS rating_5, \
+                 string_agg(r.first_reply, '') AS first_reply, \
+                 string_agg(r.resolution, '') AS resolution";
 
             #[async_trait::async_trait]
             impl ReportStore for $store {
-                async fn report_counts(
+                async fn report_figures(
                     &self,
                     buckets: &[(i64, i64)],
                     group_by: GroupBy,
                     queues: &[String],
-                ) -> Result<Vec<BucketCounts>> {
+                ) -> Result<Vec<BucketFigures>> {
                     if buckets.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let mut qb = bucketed(buckets, group_by, SUMS, "report_slots", "1 = 1", queues);
-                    push_group_by(&mut qb, group_by, "");
+                    let (table, column) = source(group_by);
+                    let mut qb = QueryBuilder::new("");
+                    push_buckets(&mut qb, buckets);
+                    qb.push("SELECT b.i AS bucket, ")
+                        .push(column)
+                        .push(" AS grp, ")
+                        .push(SUMS)
+                        .push(" FROM b JOIN ")
+                        .push(table)
+                        .push(" r ON r.slot >= b.lo AND r.slot < b.hi WHERE 1 = 1");
+                    push_queues(&mut qb, queues);
+                    qb.push(" GROUP BY b.i");
+                    if group_by != GroupBy::Nothing {
+                        qb.push(", ").push(column);
+                    }
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| {
-                            Ok(BucketCounts {
-                                bucket: bucket(row)?,
+                            Ok(BucketFigures {
+                                bucket: usize::try_from(row.int("bucket")?)
+                                    .map_err(|e| Error::Internal(format!("bucket index: {e}")))?,
                                 group: row.text("grp")?,
-                                counts: Counts {
-                                    created: row.int("created")?,
-                                    closed: row.int("closed")?,
-                                    reopened: row.int("reopened")?,
-                                    backlog: row.int("backlog")?,
-                                    breaches: row.int("breaches")?,
-                                    sla_closed: row.int("sla_closed")?,
-                                    sla_within: row.int("sla_within")?,
-                                    ratings: [
-                                        row.int("rating_1")?,
-                                        row.int("rating_2")?,
-                                        row.int("rating_3")?,
-                                        row.int("rating_4")?,
-                                        row.int("rating_5")?,
-                                    ],
-                                },
+                                figures: decode_figures(row)?,
                             })
                         })
                         .collect()
@@ -146,55 +110,22 @@ macro_rules! sql_reports {
                     group_by: GroupBy,
                     queues: &[String],
                 ) -> Result<Vec<(String, i64)>> {
+                    let (table, column) = source(group_by);
                     let mut qb = QueryBuilder::new("SELECT ");
-                    qb.push(group_column(group_by))
+                    qb.push(column)
                         .push(
-                            " AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog \
-                             FROM report_slots r WHERE r.slot < ",
+                            " AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog FROM ",
                         )
+                        .push(table)
+                        .push(" r WHERE r.slot < ")
                         .push_bind(before_slot);
                     push_queues(&mut qb, queues);
                     if group_by != GroupBy::Nothing {
-                        qb.push(" GROUP BY ").push(group_column(group_by));
+                        qb.push(" GROUP BY ").push(column);
                     }
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| Ok((row.text("grp")?, row.int("backlog")?)))
-                        .collect()
-                }
-
-                async fn report_durations(
-                    &self,
-                    buckets: &[(i64, i64)],
-                    group_by: GroupBy,
-                    queues: &[String],
-                ) -> Result<Vec<BucketDurations>> {
-                    if buckets.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    let mut qb = bucketed(
-                        buckets,
-                        group_by,
-                        "r.kind, r.seconds, CAST(SUM(r.tickets) AS BIGINT) AS tickets",
-                        "report_durations",
-                        "r.kind IN ('FIRST_REPLY', 'RESOLUTION')",
-                        queues,
-                    );
-                    push_group_by(&mut qb, group_by, ", r.kind, r.seconds");
-                    let rows = qb.build().fetch_all(self.reader()).await?;
-                    rows.iter()
-                        .map(|row| {
-                            let kind = row.text("kind")?;
-                            Ok(BucketDurations {
-                                bucket: bucket(row)?,
-                                group: row.text("grp")?,
-                                kind: DurationKind::parse(&kind).ok_or_else(|| {
-                                    Error::Internal(format!("unknown duration kind {kind}"))
-                                })?,
-                                seconds: row.int("seconds")?,
-                                tickets: row.int("tickets")?,
-                            })
-                        })
                         .collect()
                 }
             }

@@ -269,7 +269,9 @@ struct SqliteTx<'c> {
     /// The newest event id this write inserted (0: none).
     last_event: i64,
     /// Report figures to write when the work is done.
-    report: Vec<crate::domain::report::ReportDelta>,
+    report: crate::domain::report::ReportRows,
+    /// What runs once the transaction is committed.
+    after_commit: Vec<crate::store::CommitHook>,
 }
 
 impl SqliteTx<'_> {
@@ -317,14 +319,15 @@ impl Store for SqliteStore {
                     let mut tx = SqliteTx {
                         conn,
                         last_event: 0,
-                        report: Vec::new(),
+                        report: Default::default(),
+                        after_commit: Vec::new(),
                     };
                     work(&mut tx).await?;
                     tx.flush_report().await?;
-                    Ok(tx.last_event)
+                    Ok((tx.last_event, tx.after_commit))
                 })
             },
-            move |last_event| {
+            move |(last_event, _)| {
                 commits.send_if_modified(|current| {
                     let newer = *last_event > *current;
                     *current = (*current).max(*last_event);
@@ -333,7 +336,11 @@ impl Store for SqliteStore {
             },
         )
         .await
-        .map(drop)
+        .map(|(_, hooks)| {
+            for hook in hooks {
+                hook();
+            }
+        })
     }
 
     fn commits(&self) -> watch::Receiver<i64> {

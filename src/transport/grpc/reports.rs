@@ -315,7 +315,9 @@ impl ReportService for ReportApi {
             .into_inner()
             .report
             .ok_or_else(|| Error::invalid("report", "must be set"))?;
-        let rows = self.app.report(&principal, report_request(report)?).await?;
+        let rows = async { self.app.report(&principal, report_request(report)?).await }
+            .await
+            .map_err(|e| e.within("report"))?;
         let bytes = csv(&rows)?;
         let chunks: Vec<Result<pb::ExportReportResponse, Status>> = bytes
             .chunks(CSV_CHUNK)
