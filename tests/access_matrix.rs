@@ -325,3 +325,313 @@ async fn every_caller_over_every_transport_reads_and_closes_as_its_rights_say(ba
     server.stop().await;
 }
 }
+
+/// What a call came to: passed the access check (answered, or refused for the ticket's state
+/// or the input), refused for the caller, hidden (exactly what a missing key gets) or
+/// unauthenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Passed,
+    Denied,
+    Hidden,
+    Unauthenticated,
+}
+
+/// The calls that name a ticket by id (`T`) or a room by id (`R`), made by one caller.
+macro_rules! calls {
+    ($caller:expr, $tickets:expr, $rooms:expr, $id:expr, $room:expr) => {{
+        let (caller, id, room): (&Caller, &str, &str) = ($caller, $id, $room);
+        let (t, r) = (&mut $tickets, &mut $rooms);
+        let mut out: Vec<(&'static str, Result<(), Status>)> = Vec::new();
+        macro_rules! call {
+            ($client:ident, $name:literal, $method:ident, $request:expr) => {
+                out.push((
+                    $name,
+                    $client.$method(request(caller, $request)).await.map(drop),
+                ))
+            };
+        }
+        call!(t, "get", get_ticket, get(id));
+        call!(
+            t,
+            "update",
+            update_ticket,
+            pb::UpdateTicketRequest {
+                ticket_id: id.into(),
+                ticket: Some(pb::Ticket {
+                    subject: "changed".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["subject".into()]
+                }),
+                expected_version: 0,
+            }
+        );
+        call!(
+            t,
+            "events",
+            list_ticket_events,
+            pb::ListTicketEventsRequest {
+                ticket_id: id.into(),
+                page_size: 0,
+                page_token: String::new(),
+            }
+        );
+        call!(
+            t,
+            "history",
+            get_customer_history,
+            pb::GetCustomerHistoryRequest {
+                ticket_id: id.into(),
+                ..Default::default()
+            }
+        );
+        call!(
+            t,
+            "link",
+            link_ticket,
+            pb::LinkTicketRequest {
+                ticket_id: id.into(),
+                link: Some(pb::TicketLink {
+                    ticket_id: "SF-1".into(),
+                    id_type: pb::TicketLinkIdType::Salesforce as i32,
+                    category: pb::TicketLinkCategory::Escalated as i32,
+                    reason: "escalated".into(),
+                    ..Default::default()
+                }),
+                expected_version: 0,
+            }
+        );
+        call!(
+            r,
+            "list messages",
+            list_messages,
+            pb::ListMessagesRequest {
+                room_id: room.into(),
+                ..Default::default()
+            }
+        );
+        call!(
+            r,
+            "send",
+            send_message,
+            pb::SendMessageRequest {
+                room_id: room.into(),
+                body: "hello".into(),
+                ..Default::default()
+            }
+        );
+        call!(
+            r,
+            "mark read",
+            mark_read,
+            pb::MarkReadRequest {
+                room_id: room.into(),
+                message_id: String::new(),
+            }
+        );
+        call!(
+            r,
+            "upload",
+            upload_attachment,
+            pb::UploadAttachmentRequest {
+                room_id: room.into(),
+                name: "a.txt".into(),
+                content_type: "text/plain".into(),
+                data: b"hi".to_vec(),
+            }
+        );
+        call!(
+            t,
+            "assign",
+            assign_ticket,
+            pb::AssignTicketRequest {
+                ticket_id: id.into(),
+                agent_id: QUEUE_AGENT.into(),
+                expected_version: 0,
+            }
+        );
+        call!(
+            t,
+            "hold",
+            hold_ticket,
+            pb::HoldTicketRequest {
+                ticket_id: id.into(),
+                reason: "wait".into(),
+                expected_version: 0,
+            }
+        );
+        call!(
+            t,
+            "transfer",
+            transfer_ticket,
+            pb::TransferTicketRequest {
+                ticket_id: id.into(),
+                queue_id: QUEUE.into(),
+                reason: "moving".into(),
+                expected_version: 0,
+            }
+        );
+        call!(t, "close", close_ticket, close(id));
+        call!(
+            t,
+            "reopen",
+            reopen_ticket,
+            pb::ReopenTicketRequest {
+                ticket_id: id.into(),
+                reason: "again".into(),
+                ..Default::default()
+            }
+        );
+        call!(
+            r,
+            "close room",
+            close_room,
+            pb::CloseRoomRequest {
+                room_id: room.into(),
+                reason: String::new(),
+            }
+        );
+        // Last: an agent who hands the ticket on or gives it away no longer sees it.
+        call!(
+            t,
+            "escalate",
+            escalate_ticket,
+            pb::EscalateTicketRequest {
+                ticket_id: id.into(),
+                department: DEPARTMENT.into(),
+                ..Default::default()
+            }
+        );
+        call!(
+            t,
+            "reassign",
+            reassign_ticket,
+            pb::ReassignTicketRequest {
+                ticket_id: id.into(),
+                agent_id: SUPERVISOR.into(),
+                reason: "over to you".into(),
+                expected_version: 0,
+            }
+        );
+        out
+    }};
+}
+
+/// What each kind of caller may do with a ticket of OTHER_QUEUE (waiting, then assigned by
+/// the calls themselves) and its room. Customers and services acting for them read their
+/// ticket and history, use the conversation and may reopen; the ticket's staff do everything;
+/// everyone else sees nothing — except that no customer reads an audit trail, whatever the id.
+fn rights(label: &str, call: &str) -> Verdict {
+    use Verdict::*;
+    match label {
+        "none" | "garbage token" => Unauthenticated,
+        "customer" | "service for the customer" => match call {
+            "get" | "history" | "list messages" | "send" | "mark read" | "upload" | "reopen" => {
+                Passed
+            }
+            _ => Denied,
+        },
+        "other customer" if call == "events" => Denied,
+        // An agent sees the tickets it holds and the waiting ones of its queues: once it has
+        // closed the ticket (waiting again after the transfer), it no longer sees it.
+        "agent of the queue" | "service for the queue's agent" => match call {
+            "reopen" | "close room" | "escalate" | "reassign" => Hidden,
+            _ => Passed,
+        },
+        "supervisor" | "admin" | "service" => Passed,
+        _ => Hidden,
+    }
+}
+
+both_backends! {
+#[tokio::test]
+/// Every call that names a ticket or a room, by every kind of caller (gRPC): its verdict is
+/// the caller's right; a hidden ticket reads exactly like a missing one for every call; a
+/// refused caller changed nothing.
+async fn every_caller_on_every_ticket_and_room_call(backend: Backend) {
+    use casework::pb::conversation_service_client::ConversationServiceClient;
+    let server = TestServer::start_on(backend).await;
+    let store = server.app.store();
+    for (id, role, queues) in [
+        (QUEUE_AGENT, AgentRole::Agent, vec![OTHER_QUEUE, QUEUE]),
+        (LEAD, AgentRole::Supervisor, vec![QUEUE]),
+        (DEMOTED, AgentRole::Agent, vec![QUEUE]),
+    ] {
+        store
+            .upsert_agent(&agent(id, id, role, &queues))
+            .await
+            .expect("agent");
+    }
+    let mut admin = server.admin().await;
+    let mut tickets = TicketServiceClient::new(server.channel().await);
+    let mut rooms = ConversationServiceClient::new(server.channel().await);
+    let all = callers(&server);
+    let admin_caller = all.iter().find(|c| c.label == "admin").expect("admin");
+    // What each call answers for a ticket and a room that do not exist.
+    let (missing, missing_room) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let absent: Vec<(&str, Result<(), Status>)> =
+        calls!(admin_caller, tickets, rooms, &missing, &missing_room);
+    let words = |status: &Status| {
+        status.message().replace(&missing, "KEY").replace(&missing_room, "KEY")
+    };
+    let (mut matrix, mut wrong) = (String::new(), Vec::new());
+    for caller in &all {
+        let mut ticket = new_ticket(OWNER);
+        ticket.queue = OTHER_QUEUE.into();
+        let ticket = admin.create(ticket).await.expect("create");
+        let room = ticket.metadata.clone().expect("metadata").room_id;
+        let before = admin.events(&ticket.id).await.expect("events").len();
+        let outcomes = calls!(caller, tickets, rooms, &ticket.id, &room);
+        let mut line = format!("{:35}", caller.label);
+        for ((name, outcome), (_, missing)) in outcomes.iter().zip(&absent) {
+            let verdict = match outcome {
+                Ok(()) => Verdict::Passed,
+                Err(status) => match status.code() {
+                    Code::Unauthenticated => Verdict::Unauthenticated,
+                    Code::PermissionDenied => Verdict::Denied,
+                    Code::NotFound => {
+                        // Exactly the missing key's answer, worded from the caller's key.
+                        let missing = missing.as_ref().expect_err("missing key refused");
+                        let key_words = status
+                            .message()
+                            .replace(&ticket.id, "KEY")
+                            .replace(&room, "KEY");
+                        assert_eq!(
+                            (status.code(), key_words),
+                            (missing.code(), words(missing)),
+                            "{} {name}: hidden differs from missing",
+                            caller.label
+                        );
+                        Verdict::Hidden
+                    }
+                    Code::Internal | Code::Unknown => {
+                        panic!("{} {name}: server error {status:?}", caller.label)
+                    }
+                    // The access check passed; the ticket's state or the input refused it.
+                    _ => Verdict::Passed,
+                },
+            };
+            line.push_str(&format!(" {name}:{verdict:?}"));
+            if verdict != rights(caller.label, name) {
+                wrong.push(format!("{} {name}: {verdict:?} ({outcome:?})", caller.label));
+            }
+        }
+        if rights(caller.label, "close") != Verdict::Passed {
+            // Refused staff calls wrote nothing (the customer's own messages are events).
+            let after = admin.events(&ticket.id).await.expect("events");
+            let written: Vec<_> = after[before..]
+                .iter()
+                .filter(|e| e.r#type != pb::TicketEventType::MessageAdded as i32)
+                .collect();
+            assert!(written.is_empty(), "{}: refused calls wrote {written:?}", caller.label);
+        }
+        matrix.push_str(&line);
+        matrix.push('\n');
+    }
+    eprintln!("{matrix}");
+    assert!(wrong.is_empty(), "not as the rights say:\n{}", wrong.join("\n"));
+    server.stop().await;
+}
+}
