@@ -2,8 +2,9 @@
 //! holds, closes), SIGKILLed at random moments and restarted on the same database, round
 //! after round. Clients retry what failed with the same idempotency key (or, for a status
 //! change, read whether it happened). Afterwards every acknowledged change is there exactly
-//! once, each ticket's event log matches its state and version, and SQLite's
-//! `PRAGMA integrity_check` is `ok` after every kill.
+//! once, each ticket's event log matches its state and version, every SLA warning and breach
+//! due across the kills fired exactly once, and SQLite's `PRAGMA integrity_check` is `ok`
+//! after every kill.
 //!
 //! `CASEWORK_CRASH_ROUNDS` sets the rounds (20 by default; the documented long run is 200).
 #[macro_use]
@@ -11,6 +12,7 @@ mod common;
 
 use casework::pb;
 use casework::pb::conversation_service_client::ConversationServiceClient;
+use casework::pb::report_service_client::ReportServiceClient;
 use casework::pb::ticket_service_client::TicketServiceClient;
 use rand::Rng;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ const QUEUE: &str = "email-sg-en";
 const AGENT: &str = "agent@example.com";
 /// Workers, each one ticket at a time: within the demo agent's capacity of 3.
 const WORKERS: usize = 3;
+/// A queue the test gives a fast SLA policy: warnings and breaches fall due within seconds.
+const TIMER_QUEUE: &str = "vendor-sg-en";
 
 fn rounds() -> usize {
     std::env::var("CASEWORK_CRASH_ROUNDS")
@@ -253,6 +257,69 @@ async fn one_ticket(clients: &mut Clients, phase: &mut Phase, worker: usize, n: 
     id
 }
 
+/// A ticket in TIMER_QUEUE, created (idempotently) while the server may be killed.
+async fn timer_ticket(clients: &Clients, phase: &mut Phase, n: usize) -> String {
+    answered(phase, || {
+        let mut this = clients.clone();
+        let request = this.req(
+            &this.admin,
+            pb::CreateTicketRequest {
+                request_id: format!("timer-{n}"),
+                queue: TIMER_QUEUE.into(),
+                channel: "email".into(),
+                customer: Some(pb::Customer {
+                    id: format!("timer-customer-{n}"),
+                    ..Default::default()
+                }),
+                subject: "timers across kills".into(),
+                ..Default::default()
+            },
+        );
+        async move { this.tickets.create_ticket(request).await }
+    })
+    .await
+    .expect("timer ticket")
+    .into_inner()
+    .ticket
+    .expect("ticket")
+    .id
+}
+
+/// The SLA events of a ticket: (type, target) of each warning and breach.
+async fn sla_events(clients: &Clients, id: &str) -> Vec<(i32, String)> {
+    let mut this = clients.clone();
+    let request = this.req(
+        &this.admin,
+        pb::ListTicketEventsRequest {
+            ticket_id: id.to_string(),
+            page_size: 100,
+            page_token: String::new(),
+        },
+    );
+    let events = this
+        .tickets
+        .list_ticket_events(request)
+        .await
+        .expect("events")
+        .into_inner()
+        .events;
+    let target = |event: &pb::TicketEvent| {
+        let payload = event.payload.as_ref().expect("payload");
+        match payload.fields.get("target").and_then(|v| v.kind.clone()) {
+            Some(prost_types::value::Kind::StringValue(target)) => target,
+            other => panic!("{id}: no target in {other:?}"),
+        }
+    };
+    events
+        .iter()
+        .filter(|e| {
+            e.r#type == pb::TicketEventType::SlaBreachWarning as i32
+                || e.r#type == pb::TicketEventType::SlaBreached as i32
+        })
+        .map(|e| (e.r#type, target(e)))
+        .collect()
+}
+
 async fn integrity_ok(database_url: &str) {
     use sqlx::Connection;
     if !database_url.starts_with("sqlite") {
@@ -303,6 +370,25 @@ async fn acknowledged_writes_survive_sigkill_exactly_once(backend: Backend) {
         agent: token(AGENT, casework::domain::Role::Agent),
     };
 
+    // Warn 1 s before; first reply due after 2 s, resolution after 3 s.
+    let policy = clients.req(
+        &clients.admin,
+        pb::UpsertSlaPolicyRequest {
+            policy: Some(pb::SlaPolicy {
+                queue: TIMER_QUEUE.into(),
+                first_reply_seconds: 2,
+                resolution_seconds: 3,
+                warn_before_seconds: 1,
+                ..Default::default()
+            }),
+        },
+    );
+    let reports = Channel::from_shared(format!("http://127.0.0.1:{port}")).expect("url");
+    ReportServiceClient::new(reports.connect_lazy())
+        .upsert_sla_policy(policy)
+        .await
+        .expect("policy");
+
     let (phase_tx, phase) = watch::channel((0u64, 0u64));
     let (acks_tx, mut acks) = watch::channel(0usize);
     let acks_tx = Arc::new(acks_tx);
@@ -323,7 +409,11 @@ async fn acknowledged_writes_survive_sigkill_exactly_once(backend: Backend) {
     }
 
     let rounds = rounds();
-    for _ in 0..rounds {
+    let mut timed = Vec::new();
+    let mut main_phase = phase.clone();
+    for round in 0..rounds {
+        // A ticket whose SLA warnings and breaches fall due across the next kills.
+        timed.push(timer_ticket(&clients, &mut main_phase, round).await);
         // Kill after a random number of finished tickets: mid-write, as it falls.
         let target = *acks.borrow() + rand::rng().random_range(1..=6);
         acks.wait_for(|n| *n >= target).await.expect("acks");
@@ -355,7 +445,11 @@ async fn acknowledged_writes_survive_sigkill_exactly_once(backend: Backend) {
         let listed = clients.tickets.list_tickets(request).await.expect("list").into_inner();
         listed.total_size
     };
-    assert_eq!(total as usize, tickets.len(), "no ticket lost or made twice");
+    assert_eq!(
+        total as usize,
+        tickets.len() + timed.len(),
+        "no ticket lost or made twice"
+    );
     for id in &tickets {
         let ticket = clients.ticket(&mut phase, id).await;
         assert_eq!(ticket.status, pb::TicketStatus::Closed as i32, "{ticket:?}");
@@ -405,11 +499,41 @@ async fn acknowledged_writes_survive_sigkill_exactly_once(backend: Backend) {
             .count();
         assert_eq!(ours, 1, "{id}: one message despite retries");
     }
+    // Every warning and breach of the timer tickets fires, each exactly once (the sweeper of
+    // the last start catches up on whatever fell due while the server was down).
+    let expected = {
+        let mut all = Vec::new();
+        for kind in [pb::TicketEventType::SlaBreachWarning, pb::TicketEventType::SlaBreached] {
+            for target in ["FIRST_REPLY", "RESOLUTION"] {
+                all.push((kind as i32, target.to_string()));
+            }
+        }
+        all.sort();
+        all
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for id in &timed {
+        loop {
+            let mut fired = sla_events(&clients, id).await;
+            fired.sort();
+            if fired.len() >= expected.len() {
+                assert_eq!(fired, expected, "{id}: each warning and breach once");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{id}: only {fired:?} fired");
+            // The server's own clock runs these timers: look again shortly.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
     process.kill().await;
     integrity_ok(&database_url).await;
     assert!(tickets.len() >= rounds, "the load ran: {} tickets", tickets.len());
     let retried = RETRIED.load(Ordering::Relaxed);
     assert!(retried > 0, "the kills hit calls in flight");
-    eprintln!("{backend:?}: {rounds} kills, {} tickets, {retried} calls retried", tickets.len());
+    eprintln!(
+        "{backend:?}: {rounds} kills, {} tickets, {retried} calls retried, {} timer tickets",
+        tickets.len(),
+        timed.len()
+    );
 }
 }
