@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 start_server "sqlite://$work/memory.db"
 idle=$(servers_rss_mib)
+# jemalloc's purging threads: its options (src/main.rs) took effect.
+purgers=$( (grep -c jemalloc_bg_thd /proc/"$server_pid"/task/*/comm || true) | awk -F: '{ n += $2 } END { print n + 0 }')
 taskset -c 1 "$bench" fanout "${target[@]}" --watchers 1000 --seconds 10 >"$work/fanout.json" &
 fanout=$!
 taskset -c 1 "$bench" load "${target[@]}" --workload create --concurrency 64 --seconds 10 \
@@ -28,6 +30,6 @@ for _ in 1 2 3 4 5 6; do
 done
 line=$(jq -cn --argjson idle "$idle" --argjson peak "$peak" \
   --argjson after "[$(IFS=,; echo "${after[*]}")]" \
-  --arg commit "$(git rev-parse --short HEAD)" \
-  '{workload: "memory", commit: $commit, rss_mib_idle: $idle, rss_mib_peak: $peak, rss_mib_after_5s_to_30s: $after}')
+  --arg commit "$(git rev-parse --short HEAD)" --argjson purgers "$purgers" \
+  '{workload: "memory", commit: $commit, purge_threads: $purgers, rss_mib_idle: $idle, rss_mib_peak: $peak, rss_mib_after_5s_to_30s: $after}')
 echo "$line" | tee -a bench/results/memory.jsonl

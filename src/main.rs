@@ -11,11 +11,13 @@ use tracing_subscriber::EnvFilter;
 
 /// jemalloc, whose background thread gives memory freed after a burst back to the system
 /// within seconds (glibc's allocator kept it: RELIABILITY.md, "Memory").
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read when it starts: purge dirty pages after 1 s, from a background
 /// thread (so an idle server purges too).
+#[cfg(not(target_env = "msvc"))]
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: Option<&'static std::ffi::c_char> = Some(unsafe {

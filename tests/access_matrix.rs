@@ -577,6 +577,8 @@ async fn every_caller_on_every_ticket_and_room_call(backend: Backend) {
         status.message().replace(&missing, "KEY").replace(&missing_room, "KEY")
     };
     let (mut matrix, mut wrong) = (String::new(), Vec::new());
+    // The calls some caller got an answer to (not only past the access check).
+    let mut answered = std::collections::BTreeSet::new();
     for caller in &all {
         let mut ticket = new_ticket(OWNER);
         ticket.queue = OTHER_QUEUE.into();
@@ -587,7 +589,10 @@ async fn every_caller_on_every_ticket_and_room_call(backend: Backend) {
         let mut line = format!("{:35}", caller.label);
         for ((name, outcome), (_, missing)) in outcomes.iter().zip(&absent) {
             let verdict = match outcome {
-                Ok(()) => Verdict::Passed,
+                Ok(()) => {
+                    answered.insert(*name);
+                    Verdict::Passed
+                }
                 Err(status) => match status.code() {
                     Code::Unauthenticated => Verdict::Unauthenticated,
                     Code::PermissionDenied => Verdict::Denied,
@@ -609,8 +614,13 @@ async fn every_caller_on_every_ticket_and_room_call(backend: Backend) {
                     Code::Internal | Code::Unknown => {
                         panic!("{} {name}: server error {status:?}", caller.label)
                     }
-                    // The access check passed; the ticket's state or the input refused it.
-                    _ => Verdict::Passed,
+                    // The access check passed and the ticket's state refused it (the inputs
+                    // are valid: anything else would be a call that never works).
+                    Code::FailedPrecondition => Verdict::Passed,
+                    other => {
+                        wrong.push(format!("{} {name}: {other:?} {status:?}", caller.label));
+                        Verdict::Passed
+                    }
                 },
             };
             line.push_str(&format!(" {name}:{verdict:?}"));
@@ -632,6 +642,14 @@ async fn every_caller_on_every_ticket_and_room_call(backend: Backend) {
     }
     eprintln!("{matrix}");
     assert!(wrong.is_empty(), "not as the rights say:\n{}", wrong.join("\n"));
+    // Each call works for someone, except the last two: they come after the reopen, on a
+    // waiting ticket, where the state refuses them (tests/lifecycle.rs has them succeed).
+    let never: Vec<&str> = absent
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !answered.contains(name) && !["escalate", "reassign"].contains(name))
+        .collect();
+    assert!(never.is_empty(), "no caller was answered by {never:?}");
     server.stop().await;
 }
 }

@@ -199,6 +199,8 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
                 // A held chat the customer left quiet may have closed itself already.
                 if let Err(status) = admin.close(&ids[ticket]).await {
                     assert_eq!(status.code(), Code::FailedPrecondition, "close: {status:?}");
+                    let closed = admin.get(&ids[ticket]).await.expect("ticket").status;
+                    assert_eq!(closed, pb::TicketStatus::Closed as i32, "{status:?}");
                 }
             }
             Step::Reopen { ticket } => {

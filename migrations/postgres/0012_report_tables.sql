@@ -4,6 +4,7 @@
 -- and resolution times of its tickets as lists ("seconds," repeated), which add up by
 -- concatenation. Rows of the current slot are split over 16 shards (by ticket), so concurrent
 -- writes seldom wait on one row; compaction folds past slots into shard 0 (domain/report.rs).
+-- Durations one value per ticket: a row of report_durations counted `tickets` of them.
 -- Replaces report_slots and report_durations (the old per-agent-and-channel rows, whose
 -- durations were rounded above 256 s), keeping their figures.
 
@@ -59,12 +60,13 @@ SELECT slot, queue, channel, 0, SUM(created), SUM(closed), SUM(reopened), SUM(ba
     SUM(rating_4), SUM(rating_5), '', ''
 FROM report_slots GROUP BY slot, queue, channel;
 
-WITH RECURSIVE n (i) AS (
-    SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < (SELECT MAX(tickets) FROM report_durations)
+WITH RECURSIVE copies (slot, queue, channel, kind, seconds, n) AS (
+    SELECT slot, queue, channel, kind, seconds, tickets FROM report_durations WHERE tickets > 0
+    UNION ALL
+    SELECT slot, queue, channel, kind, seconds, n - 1 FROM copies WHERE n > 1
 ), lists AS (
     SELECT slot, queue, channel, kind, string_agg(CAST(seconds AS TEXT) || ',', '') AS list
-    FROM report_durations JOIN n ON n.i <= report_durations.tickets
-    GROUP BY slot, queue, channel, kind
+    FROM copies GROUP BY slot, queue, channel, kind
 )
 INSERT INTO report_channels (slot, queue, channel, shard, created, closed, reopened, backlog, breaches,
     sla_closed, sla_within, rating_1, rating_2, rating_3, rating_4, rating_5, first_reply,
@@ -84,12 +86,13 @@ SELECT slot, queue, agent, 0, SUM(created), SUM(closed), SUM(reopened), SUM(back
     SUM(rating_4), SUM(rating_5), '', ''
 FROM report_slots GROUP BY slot, queue, agent;
 
-WITH RECURSIVE n (i) AS (
-    SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < (SELECT MAX(tickets) FROM report_durations)
+WITH RECURSIVE copies (slot, queue, agent, kind, seconds, n) AS (
+    SELECT slot, queue, agent, kind, seconds, tickets FROM report_durations WHERE tickets > 0
+    UNION ALL
+    SELECT slot, queue, agent, kind, seconds, n - 1 FROM copies WHERE n > 1
 ), lists AS (
     SELECT slot, queue, agent, kind, string_agg(CAST(seconds AS TEXT) || ',', '') AS list
-    FROM report_durations JOIN n ON n.i <= report_durations.tickets
-    GROUP BY slot, queue, agent, kind
+    FROM copies GROUP BY slot, queue, agent, kind
 )
 INSERT INTO report_agents (slot, queue, agent, shard, created, closed, reopened, backlog, breaches,
     sla_closed, sla_within, rating_1, rating_2, rating_3, rating_4, rating_5, first_reply,
@@ -100,6 +103,10 @@ SELECT slot, queue, agent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 FROM lists WHERE true GROUP BY slot, queue, agent
 ON CONFLICT (slot, queue, agent, shard) DO UPDATE SET
     first_reply = excluded.first_reply, resolution = excluded.resolution;
+
+-- Compaction finds the sharded rows of past slots through these.
+CREATE INDEX report_channels_sharded ON report_channels (slot) WHERE shard <> 0;
+CREATE INDEX report_agents_sharded ON report_agents (slot) WHERE shard <> 0;
 
 DROP TABLE report_durations;
 DROP TABLE report_slots;

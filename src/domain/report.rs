@@ -109,6 +109,9 @@ impl DurationKind {
 /// shards of past slots into shard 0.
 pub const SHARDS: i64 = 16;
 
+/// The shard compaction folds a past slot's rows into.
+pub const COMPACTED_SHARD: i64 = 0;
+
 /// What one change adds to the report tables (see [`ReportRows`] for how a transaction
 /// writes them).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -346,11 +349,15 @@ impl ReportRows {
         self.entry(table, key).add(figures);
     }
 
-    /// Rows a compaction read back: each added to shard 0 of its slot and group.
+    /// Rows a compaction read back: each added to [`COMPACTED_SHARD`] of its slot and group.
     pub fn compacted(table: ReportTable, rows: Vec<(RowKey, Figures)>) -> ReportRows {
         let mut merged = ReportRows::default();
         for (key, figures) in rows {
-            merged.add(table, RowKey { shard: 0, ..key }, &figures);
+            let key = RowKey {
+                shard: COMPACTED_SHARD,
+                ..key
+            };
+            merged.add(table, key, &figures);
         }
         merged
     }

@@ -112,8 +112,9 @@ pub trait Tx: Send {
     /// Adds a change's figures to the report tables. They are written when the work is
     /// done, all of the transaction's at once (`report::ReportRows`), just before the commit.
     fn add_to_report(&mut self, delta: ReportDelta);
-    /// Runs `hook` once this transaction is committed (never when it rolls back or is
-    /// retried), on the writer's caller.
+    /// Runs `hook` once this transaction is committed, never when it rolls back or is
+    /// retried (SQLite runs it on the writer as the commit is done; PostgreSQL on the caller
+    /// right after its COMMIT, so a caller that goes away during the COMMIT may miss it).
     fn after_commit(&mut self, hook: CommitHook);
     /// Folds the report rows of the slots in `[from, to)` into shard 0 of each slot and group
     /// (see `report::SHARDS`); returns how many sharded rows it took.

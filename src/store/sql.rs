@@ -873,9 +873,10 @@ macro_rules! sql_tx {
                         let (name, by) = $crate::store::sql::report_table(table);
                         // Each sharded row is taken exactly once, also when replicas compact
                         // at the same time: a row another transaction deleted is not returned.
+                        let compacted = $crate::domain::report::COMPACTED_SHARD;
                         let taken = sqlx::query(&format!(
-                            "DELETE FROM {name} WHERE slot >= $1 AND slot < $2 AND shard <> 0 \
-                             RETURNING *"
+                            "DELETE FROM {name} WHERE slot >= $1 AND slot < $2 \
+                             AND shard <> {compacted} RETURNING *"
                         ))
                         .bind(slots.0)
                         .bind(slots.1)

@@ -15,13 +15,12 @@ macro_rules! sql_reports {
             use $crate::store::sql::{Columns, decode_figures, report_table};
 
             /// The table a report grouped so reads, and its grouping column (of `r`).
-            fn source(group_by: GroupBy) -> (&'static str, &'static str) {
-                let (table, _) = report_table(ReportTable::for_group(group_by));
+            fn source(group_by: GroupBy) -> (&'static str, String) {
+                let (table, by) = report_table(ReportTable::for_group(group_by));
                 let column = match group_by {
-                    GroupBy::Nothing => "''",
-                    GroupBy::Queue => "r.queue",
-                    GroupBy::Agent => "r.agent",
-                    GroupBy::Channel => "r.channel",
+                    GroupBy::Nothing => "''".to_string(),
+                    GroupBy::Queue => "r.queue".to_string(),
+                    GroupBy::Agent | GroupBy::Channel => format!("r.{by}"),
                 };
                 (table, column)
             }
@@ -80,7 +79,7 @@ macro_rules! sql_reports {
                     let mut qb = QueryBuilder::new("");
                     push_buckets(&mut qb, buckets);
                     qb.push("SELECT b.i AS bucket, ")
-                        .push(column)
+                        .push(&column)
                         .push(" AS grp, ")
                         .push(SUMS)
                         .push(" FROM b JOIN ")
@@ -89,7 +88,7 @@ macro_rules! sql_reports {
                     push_queues(&mut qb, queues);
                     qb.push(" GROUP BY b.i");
                     if group_by != GroupBy::Nothing {
-                        qb.push(", ").push(column);
+                        qb.push(", ").push(&column);
                     }
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
@@ -112,7 +111,7 @@ macro_rules! sql_reports {
                 ) -> Result<Vec<(String, i64)>> {
                     let (table, column) = source(group_by);
                     let mut qb = QueryBuilder::new("SELECT ");
-                    qb.push(column)
+                    qb.push(&column)
                         .push(
                             " AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog FROM ",
                         )
@@ -121,7 +120,7 @@ macro_rules! sql_reports {
                         .push_bind(before_slot);
                     push_queues(&mut qb, queues);
                     if group_by != GroupBy::Nothing {
-                        qb.push(" GROUP BY ").push(column);
+                        qb.push(" GROUP BY ").push(&column);
                     }
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()

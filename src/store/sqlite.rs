@@ -324,10 +324,15 @@ impl Store for SqliteStore {
                     };
                     work(&mut tx).await?;
                     tx.flush_report().await?;
-                    Ok((tx.last_event, tx.after_commit))
+                    Ok((tx.last_event, std::sync::Mutex::new(tx.after_commit)))
                 })
             },
-            move |(last_event, _)| {
+            move |(last_event, hooks)| {
+                // On the writer, before the caller hears: they run even if it went away.
+                let hooks = hooks.lock().map(|mut h| std::mem::take(&mut *h));
+                for hook in hooks.unwrap_or_default() {
+                    hook();
+                }
                 commits.send_if_modified(|current| {
                     let newer = *last_event > *current;
                     *current = (*current).max(*last_event);
@@ -336,11 +341,7 @@ impl Store for SqliteStore {
             },
         )
         .await
-        .map(|(_, hooks)| {
-            for hook in hooks {
-                hook();
-            }
-        })
+        .map(drop)
     }
 
     fn commits(&self) -> watch::Receiver<i64> {
