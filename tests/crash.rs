@@ -297,8 +297,8 @@ async fn timer_ticket(clients: &Clients, phase: &mut Phase, n: usize) -> (String
     )
 }
 
-/// The SLA events of a ticket: (type, target) of each warning and breach.
-async fn sla_events(clients: &Clients, id: &str) -> Vec<(i32, String)> {
+/// A ticket's event log (the server is up).
+async fn events(clients: &Clients, id: &str) -> Vec<pb::TicketEvent> {
     let mut this = clients.clone();
     let request = this.req(
         &this.admin,
@@ -308,13 +308,17 @@ async fn sla_events(clients: &Clients, id: &str) -> Vec<(i32, String)> {
             page_token: String::new(),
         },
     );
-    let events = this
-        .tickets
+    this.tickets
         .list_ticket_events(request)
         .await
         .expect("events")
         .into_inner()
-        .events;
+        .events
+}
+
+/// The SLA events of a ticket: (type, target) of each warning and breach.
+async fn sla_events(clients: &Clients, id: &str) -> Vec<(i32, String)> {
+    let events = events(clients, id).await;
     let target = |event: &pb::TicketEvent| {
         let payload = event.payload.as_ref().expect("payload");
         match payload.fields.get("target").and_then(|v| v.kind.clone()) {
@@ -469,21 +473,7 @@ async fn acknowledged_writes_survive_sigkill_exactly_once(backend: Backend) {
     for id in &tickets {
         let ticket = clients.ticket(&mut phase, id).await;
         assert_eq!(ticket.status, pb::TicketStatus::Closed as i32, "{ticket:?}");
-        let request = clients.req(
-            &clients.admin,
-            pb::ListTicketEventsRequest {
-                ticket_id: id.clone(),
-                page_size: 100,
-                page_token: String::new(),
-            },
-        );
-        let events = clients
-            .tickets
-            .list_ticket_events(request)
-            .await
-            .expect("events")
-            .into_inner()
-            .events;
+        let events = events(&clients, id).await;
         let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
         assert_eq!(versions, (1..=ticket.version).collect::<Vec<_>>(), "{id}");
         for kind in [
