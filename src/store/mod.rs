@@ -369,6 +369,7 @@ pub trait Store:
     async fn lead(&self) -> bool;
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
+    /// Ends the store's work and closes its connections (and files) before it returns.
     async fn close(&self);
 }
 

@@ -41,6 +41,8 @@ pub struct SqliteStore {
     /// Queued writes for the one writer connection (group commit).
     jobs: mpsc::Sender<Job>,
     writer: CancellationToken,
+    /// The writer's task: `close` waits for it, so the file is closed when `close` returns.
+    writer_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     read: SqlitePool,
     /// The newest committed event id (one writer: ids commit in order).
     commits: Arc<watch::Sender<i64>>,
@@ -78,10 +80,11 @@ impl SqliteStore {
             .await?;
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         let stop = CancellationToken::new();
-        tokio::spawn(run_writer(writer, queue, stop.clone()));
+        let writer_task = tokio::spawn(run_writer(writer, queue, stop.clone()));
         Ok(SqliteStore {
             jobs,
             writer: stop,
+            writer_task: std::sync::Mutex::new(Some(writer_task)),
             read,
             commits: Arc::new(watch::Sender::new(last_event)),
             reference: watch::Sender::new(0),
@@ -377,6 +380,15 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.writer.cancel();
+        let writer = self
+            .writer_task
+            .lock()
+            .ok()
+            .and_then(|mut task| task.take());
+        if let Some(writer) = writer {
+            // It finishes the batch in hand, then closes its connection.
+            let _ = writer.await;
+        }
         self.read.close().await;
     }
 }
