@@ -43,12 +43,46 @@ pub enum Error {
     Internal(String),
 }
 
+/// What an answer shows is bounded: errors echo what the caller sent, and gRPC carries them in
+/// headers, which clients cap (16 KiB is common; `grpc-message` percent-encodes every
+/// non-ASCII byte). At most this many violations are listed…
+pub const SHOWN_VIOLATIONS: usize = 10;
+/// …each field and description cut to this many bytes…
+pub const SHOWN_TEXT: usize = 256;
+/// …and a message to this many (the violations it lists end with "and N more").
+pub const SHOWN_MESSAGE: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let end = text.floor_char_boundary(max);
+    format!("{}…", &text[..end]).into()
+}
+
 fn format_violations(violations: &[FieldViolation]) -> String {
-    violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut message = String::new();
+    let mut shown = 0;
+    for v in violations.iter().take(SHOWN_VIOLATIONS) {
+        let one = format!(
+            "{}: {}",
+            clip(&v.field, SHOWN_TEXT),
+            clip(&v.description, SHOWN_TEXT)
+        );
+        if shown > 0 && message.len() + one.len() > SHOWN_MESSAGE {
+            break;
+        }
+        if shown > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&one);
+        shown += 1;
+    }
+    if violations.len() > shown {
+        message.push_str(&format!("; and {} more", violations.len() - shown));
+    }
+    message
 }
 
 impl Error {
@@ -77,6 +111,25 @@ impl Error {
         }
     }
 
+    /// The error as a client is shown it: a message that may echo the caller cut to
+    /// [`SHOWN_MESSAGE`] (violations are bounded where they are listed).
+    pub fn shown(self) -> Self {
+        let cut = |text: String| clip(&text, SHOWN_MESSAGE).into_owned();
+        match self {
+            Error::InvalidArgument(violations) => Error::InvalidArgument(violations),
+            Error::NotFound(text) => Error::NotFound(cut(text)),
+            Error::AlreadyExists(text) => Error::AlreadyExists(cut(text)),
+            Error::FailedPrecondition(text) => Error::FailedPrecondition(cut(text)),
+            Error::Aborted(text) => Error::Aborted(cut(text)),
+            Error::Unauthenticated(text) => Error::Unauthenticated(cut(text)),
+            Error::PermissionDenied(text) => Error::PermissionDenied(cut(text)),
+            Error::ResourceExhausted(text) => Error::ResourceExhausted(cut(text)),
+            Error::Unavailable(text) => Error::Unavailable(cut(text)),
+            Error::OutcomeUnknown(text) => Error::OutcomeUnknown(cut(text)),
+            Error::Internal(text) => Error::Internal(text),
+        }
+    }
+
     /// Machine-readable reason for `google.rpc.ErrorInfo`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -96,3 +149,36 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text_on_a_character() {
+        assert_eq!(clip("short", 5), "short");
+        let long = "é".repeat(10);
+        let clipped = clip(&long, 5);
+        assert_eq!(clipped, "éé…");
+        assert!(clipped.trim_end_matches('…').chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_shown_error_is_bounded_whatever_it_echoes() {
+        let many = Error::InvalidArgument(
+            (0..1_000)
+                .map(|i| FieldViolation {
+                    field: format!("tags[{i}]"),
+                    description: "x".repeat(10_000),
+                })
+                .collect(),
+        );
+        let text = many.shown().to_string();
+        assert!(text.len() < SHOWN_MESSAGE + 100, "{text}");
+        assert!(text.starts_with("invalid argument: tags[0]: xxx"), "{text}");
+        assert!(text.ends_with("…; and 997 more"), "{text}");
+        let echo = Error::NotFound("y".repeat(100_000)).shown().to_string();
+        assert!(echo.len() < SHOWN_MESSAGE + 20, "{echo}");
+        assert!(echo.ends_with("… not found"), "{echo}");
+    }
+}

@@ -2249,3 +2249,52 @@ async fn a_message_over_4_mib_is_resource_exhausted(backend: Backend) {
     server.stop().await;
 }
 }
+
+/// A refusal lists at most ten violations and clips what it echoes, so it fits the 16 KiB of
+/// headers a plain HTTP/2 client accepts: here 500 too-long filter values, each of 2,000
+/// two-byte characters (every one percent-encoded in `grpc-message`).
+#[tokio::test]
+async fn a_refusal_of_a_huge_request_fits_in_a_clients_headers() {
+    use prost::Message;
+    let server = TestServer::start().await;
+    let token = format!("bearer {}", server.token(ADMIN, Role::Admin));
+    let long = vec!["é".repeat(2_000); 100];
+    let request = pb::ListTicketsRequest {
+        filter: Some(pb::TicketFilter {
+            queues: long.clone(),
+            channels: long.clone(),
+            types: long.clone(),
+            sources: long.clone(),
+            languages: long,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let headers = [
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+        ("authorization", token.as_str()),
+    ];
+    let (http, status) = raw_grpc(
+        &server,
+        "/casework.v1.TicketService/ListTickets",
+        &headers,
+        grpc_frame(0, &request.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(http, 200);
+    let status = status.expect("a gRPC status");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields = violated_fields(&status);
+    assert_eq!(fields.len(), 10, "{fields:?}");
+    assert!(
+        fields.iter().all(|f| f.starts_with("filter.")),
+        "{fields:?}"
+    );
+    assert!(
+        status.message().ends_with("and 490 more"),
+        "{}",
+        status.message()
+    );
+    server.stop().await;
+}

@@ -76,6 +76,7 @@ impl Violations {
     pub fn list(&mut self, field: &str, values: &[String], max_len: usize) {
         if values.len() > MAX_LIST_ITEMS {
             self.add(field, format!("must have at most {MAX_LIST_ITEMS} items"));
+            return;
         }
         for (i, value) in values.iter().enumerate() {
             let item = format!("{field}[{i}]");

@@ -9,7 +9,7 @@ mod reports;
 mod tickets;
 
 use crate::domain::Principal;
-use crate::error::Error;
+use crate::error::{Error, SHOWN_TEXT, SHOWN_VIOLATIONS, clip};
 use crate::transport::auth::Authenticator;
 use std::sync::Arc;
 use tonic::{Code, Request, Status};
@@ -23,6 +23,7 @@ pub use tickets::TicketApi;
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
+        let error = error.shown();
         let code = match &error {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
@@ -44,10 +45,10 @@ impl From<Error> for Status {
         };
         let mut details = ErrorDetails::new();
         if let Error::InvalidArgument(violations) = &error {
-            for violation in violations {
+            for violation in violations.iter().take(SHOWN_VIOLATIONS) {
                 details.add_bad_request_violation(
-                    violation.field.clone(),
-                    violation.description.clone(),
+                    clip(&violation.field, SHOWN_TEXT),
+                    clip(&violation.description, SHOWN_TEXT),
                 );
             }
         }

@@ -177,7 +177,7 @@ fn rest_field(field: &str) -> &str {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let this = match self {
+        let this = match self.shown() {
             Error::InvalidArgument(violations) => Error::InvalidArgument(
                 violations
                     .into_iter()
