@@ -21,6 +21,8 @@ use tonic::Code;
 
 const TICKETS: usize = 120;
 const ZONE: Tz = chrono_tz::America::New_York;
+/// A zone half an hour off UTC: its days start and end inside an hour.
+const HALF_HOUR_ZONE: Tz = chrono_tz::Asia::Kolkata;
 
 /// One step of the generated month, run in time order.
 #[derive(Debug, Clone)]
@@ -237,6 +239,8 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
     let mut deltas: Vec<(DateTime<Utc>, String, i64)> = Vec::new();
     // Reopens by the agent who held the ticket when it was closed.
     let mut reopened_by: BTreeMap<String, i64> = BTreeMap::new();
+    // Some of the same figures by day in India, within the report's range.
+    let mut india: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     for id in &ids {
         let events = admin.events(id).await.expect("events");
         let created = at(&events[0]);
@@ -255,6 +259,20 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
             }
             if let Some(agent) = text(event, "assignee") {
                 holder = agent;
+            }
+            if when >= start && when < end {
+                let local = india
+                    .entry(when.with_timezone(&HALF_HOUR_ZONE).date_naive())
+                    .or_default();
+                match E::try_from(event.r#type).expect("type") {
+                    E::Created => local.created += 1,
+                    E::Closed | E::AutoClosed => {
+                        local.closed += 1;
+                        local.resolutions.push((when - created).num_seconds());
+                    }
+                    E::Reopened => local.reopened += 1,
+                    _ => {}
+                }
             }
             let cell = days.entry((day_of(when), queue.clone())).or_default();
             match E::try_from(event.r#type).expect("type") {
@@ -366,6 +384,38 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
     }
     assert_eq!(totals.created, TICKETS as i64);
     assert!(totals.closed > 0 && totals.reopened > 0 && totals.breaches > 0, "{totals:?}");
+
+    // Days in India start at half past the hour UTC: each reads its whole hours from hour rows
+    // and its first and last half hour from slot rows.
+    let in_india = report(
+        &server,
+        SUPERVISOR,
+        Role::Agent,
+        pb::GetReportRequest {
+            time_zone: HALF_HOUR_ZONE.name().into(),
+            group_by: pb::ReportGroupBy::Unspecified as i32,
+            ..request.clone()
+        },
+    )
+    .await
+    .expect("report in India");
+    assert_eq!(in_india.len(), india.len(), "one row a local day");
+    for row in &in_india {
+        let date = NaiveDate::parse_from_str(&row.bucket_label[..10], "%Y-%m-%d").expect("date");
+        let expected = india.get(&date).cloned().unwrap_or_default();
+        let what = format!("India {}", row.bucket_label);
+        assert_eq!(row.created, expected.created, "{what}: created");
+        assert_eq!(row.closed, expected.closed, "{what}: closed");
+        assert_eq!(row.reopened, expected.reopened, "{what}: reopened");
+        let resolution = row.resolution.as_ref().expect("stats");
+        assert_eq!(resolution.count, expected.resolutions.len() as i64, "{what}");
+        assert_eq!(resolution.median_seconds, nearest_rank(&expected.resolutions, 50), "{what}");
+        assert_eq!(resolution.p90_seconds, nearest_rank(&expected.resolutions, 90), "{what}");
+    }
+    assert_eq!(
+        in_india.iter().map(|r| r.created).sum::<i64>(),
+        TICKETS as i64
+    );
 
     // By agent, a reopen counts for the agent who closed the ticket.
     let by_agent = report(

@@ -643,7 +643,7 @@ async fn migration_0007_moves_json_lists_into_tables(backend: Backend) {
 /// fold the shards of the same slots again and again add up to exactly what was written, and
 /// end as one row per slot and group.
 async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Backend) {
-    use casework::domain::report::GroupBy;
+    use casework::domain::report::{GroupBy, row_ranges};
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     const WRITERS: i64 = 8;
@@ -708,7 +708,10 @@ async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Ba
         assert_eq!(count(backend, &database.url, &sql).await, 0, "{table}");
     }
 
-    let buckets: Vec<(i64, i64)> = (SLOTS.0..SLOTS.1).map(|s| (s, s + 1)).collect();
+    // Each slot alone (slot rows), and the four together (one hour, its hour rows).
+    let mut buckets: Vec<(i64, i64)> = (SLOTS.0..SLOTS.1).map(|s| (s, s + 1)).collect();
+    buckets.push(SLOTS);
+    let hour = buckets.len() - 1;
     for group_by in [GroupBy::Queue, GroupBy::Agent, GroupBy::Channel] {
         let mut expected: BTreeMap<(usize, String), (i64, Vec<i64>)> = BTreeMap::new();
         for n in 0..WRITERS * CHANGES {
@@ -719,15 +722,18 @@ async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Ba
                 GroupBy::Agent => &group.agent,
                 _ => &group.channel,
             };
-            let cell = expected
-                .entry(((change.slot - SLOTS.0) as usize, name.clone()))
-                .or_default();
-            cell.0 += 1;
-            cell.1.push(n);
+            for bucket in [(change.slot - SLOTS.0) as usize, hour] {
+                let cell = expected.entry((bucket, name.clone())).or_default();
+                cell.0 += 1;
+                cell.1.push(n);
+            }
+        }
+        for cell in expected.values_mut() {
+            cell.1.sort_unstable();
         }
         let mut stored: BTreeMap<(usize, String), (i64, Vec<i64>)> = BTreeMap::new();
         for cell in second
-            .report_figures(&buckets, group_by, &[])
+            .report_figures(&row_ranges(&buckets), group_by, &[])
             .await
             .expect("figures")
         {
@@ -743,9 +749,10 @@ async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Ba
 }
 
 /// A database an older build left at migration 0011 keeps its report figures in the new
-/// tables: counters summed per slot and group, durations one value per ticket.
+/// tables: counters summed per slot and group, durations one value per ticket; migration 0013
+/// adds them up per hour.
 async fn migration_0012_keeps_report_figures(backend: Backend) {
-    use casework::domain::report::GroupBy;
+    use casework::domain::report::{GroupBy, row_ranges};
     let database = database(backend).await;
     let url = database.url.clone();
     migrate_to(backend, &url, 11).await;
@@ -770,12 +777,12 @@ async fn migration_0012_keeps_report_figures(backend: Backend) {
     .await;
 
     let store = store::connect(&url).await.expect("migrated");
-    let buckets = [(5, 6), (6, 7)];
-    let summary = |group_by| {
+    let summary = |buckets: &[(i64, i64)], group_by| {
         let store = store.clone();
+        let ranges = row_ranges(buckets);
         async move {
             let mut cells: Vec<_> = store
-                .report_figures(&buckets, group_by, &[])
+                .report_figures(&ranges, group_by, &[])
                 .await
                 .expect("figures")
                 .into_iter()
@@ -793,15 +800,25 @@ async fn migration_0012_keeps_report_figures(backend: Backend) {
             cells
         }
     };
+    let slots = [(5, 6), (6, 7)];
+    let chat = (3, 1, 2, 1, 1);
     assert_eq!(
-        summary(GroupBy::Channel).await,
+        summary(&slots, GroupBy::Channel).await,
         vec![
-            (0, "chat".to_string(), (3, 1, 2, 1, 1), vec![12, 40], vec![300, 300]),
+            (0, "chat".to_string(), chat, vec![12, 40], vec![300, 300]),
             (1, "email".to_string(), (1, 0, 1, 0, 0), vec![], vec![]),
         ]
     );
+    // Slots 4 to 7 are one hour, read from the hour rows.
     assert_eq!(
-        summary(GroupBy::Agent).await,
+        summary(&[(4, 8)], GroupBy::Channel).await,
+        vec![
+            (0, "chat".to_string(), chat, vec![12, 40], vec![300, 300]),
+            (0, "email".to_string(), (1, 0, 1, 0, 0), vec![], vec![]),
+        ]
+    );
+    assert_eq!(
+        summary(&slots, GroupBy::Agent).await,
         vec![
             (0, "ann".to_string(), (2, 1, 1, 0, 1), vec![12], vec![300, 300]),
             (0, "bob".to_string(), (1, 0, 1, 1, 0), vec![40], vec![]),

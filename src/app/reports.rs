@@ -118,20 +118,24 @@ impl App {
             _ => request.queues,
         };
         let buckets = spec.buckets();
-        let ranges: Vec<(i64, i64)> = buckets.iter().map(|b| b.slots).collect();
+        let slots: Vec<(i64, i64)> = buckets.iter().map(|b| b.slots).collect();
         let group_by = spec.group_by;
         let store = &self.store;
-        let before = ranges.first().map_or(0, |r| r.0);
-        let backlog = store.report_backlog(before, group_by, &queues).await?;
-        let figures = store.report_figures(&ranges, group_by, &queues).await?;
+        let before = slots.first().map_or(0, |r| r.0);
+        let earlier = report::row_ranges(&[(i64::MIN, before)]);
+        let backlog = store.report_backlog(&earlier, group_by, &queues).await?;
+        let figures = store
+            .report_figures(&report::row_ranges(&slots), group_by, &queues)
+            .await?;
         Ok(report::build(&spec, &buckets, &backlog, figures))
     }
 
-    /// Folds the sharded report rows of past slots into one row per slot and group
-    /// (`report::SHARDS`), so reports read few rows; the sweeper's leader runs it every few
-    /// minutes. The current and the previous slot are left alone: no write still adds to what
-    /// it takes (a change lands in the slot of its own clock), so it never waits on a writer's
-    /// rows nor they on its. Returns how many rows it folded.
+    /// Folds the sharded report rows of past slots and hours into one row per slot or hour and
+    /// group (`report::SHARDS`), so reports read few rows; the sweeper's leader runs it every
+    /// few minutes. The current and the previous slot, and the hours they are in, are left
+    /// alone: no write still adds to what it takes (a change lands in the slot of its own
+    /// clock), so it never waits on a writer's rows nor they on its. Returns how many rows it
+    /// folded.
     pub async fn compact_reports(&self) -> Result<u64> {
         let current = report::slot(self.clock.now());
         self.store

@@ -1,8 +1,9 @@
 //! Report figures: every change of a ticket adds to figures kept per 15-minute slot (UTC),
 //! once per queue and channel and once per queue and agent ([`ReportTable`]), in the same
-//! transaction as its events. Reports add up slots instead of replaying the event log; any
-//! time zone's hours, days and weeks are whole slots (every zone's offset is a multiple of 15
-//! minutes).
+//! transaction as its events, and again per hour ([`Grain`]). Reports add up rows instead of
+//! replaying the event log; any time zone's hours, days and weeks are whole slots (every
+//! zone's offset is a multiple of 15 minutes), and a report reads each whole UTC hour of a
+//! bucket from one hour row ([`row_ranges`]).
 //!
 //! What each counter counts, at the time of the change:
 //! - `created`, `closed`, `reopened`: those events (a reopen in the group that closed it);
@@ -30,6 +31,80 @@ pub fn slot(at: Time) -> i64 {
 /// The instant a slot starts.
 pub fn slot_start(slot: i64) -> Time {
     chrono::DateTime::from_timestamp(slot * SLOT_SECONDS, 0).unwrap_or_default()
+}
+
+/// How much time a stored row covers: one slot, or a whole UTC hour (keyed by its first
+/// slot). Every figure is stored at both grains, so a report reads the whole hours of its
+/// buckets from hour rows and only a bucket's quarter-hour edges (zones off the hour) from
+/// slot rows ([`row_ranges`]): about a quarter of the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Slot,
+    Hour,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 2] = [Grain::Slot, Grain::Hour];
+
+    /// The slots a row of this grain covers.
+    pub fn slots(self) -> i64 {
+        match self {
+            Grain::Slot => 1,
+            Grain::Hour => 3600 / SLOT_SECONDS,
+        }
+    }
+
+    /// The first slot of the row of this grain that holds `slot`.
+    pub fn start(self, slot: i64) -> i64 {
+        slot - slot.rem_euclid(self.slots())
+    }
+
+    /// The rows of this grain that lie wholly inside the slots `[lo, hi)`: those whose first
+    /// slot is in the range returned.
+    pub fn inside(self, (lo, hi): (i64, i64)) -> (i64, i64) {
+        (
+            self.start(lo.saturating_add(self.slots() - 1)),
+            self.start(hi),
+        )
+    }
+}
+
+/// Stored rows a report reads for one of its buckets: those of `grain` whose first slot is in
+/// `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRange {
+    /// Index into the report's buckets.
+    pub bucket: usize,
+    pub grain: Grain,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The stored rows that hold exactly the slots of each bucket (`[lo, hi)`, in order): the
+/// whole hours inside a bucket from hour rows, the slots before and after them from slot rows.
+pub fn row_ranges(buckets: &[(i64, i64)]) -> Vec<RowRange> {
+    let mut ranges = Vec::new();
+    for (bucket, &(lo, hi)) in buckets.iter().enumerate() {
+        let (first_hour, last_hour) = Grain::Hour.inside((lo, hi));
+        let parts = if first_hour < last_hour {
+            vec![
+                (Grain::Slot, lo, first_hour),
+                (Grain::Hour, first_hour, last_hour),
+                (Grain::Slot, last_hour, hi),
+            ]
+        } else {
+            vec![(Grain::Slot, lo, hi)]
+        };
+        ranges.extend(parts.into_iter().filter(|(_, from, to)| from < to).map(
+            |(grain, from, to)| RowRange {
+                bucket,
+                grain,
+                from,
+                to,
+            },
+        ));
+    }
+    ranges
 }
 
 /// Who a figure belongs to: the ticket's queue, its agent ("" when unassigned) and channel.
@@ -87,21 +162,6 @@ impl Counts {
 pub enum DurationKind {
     FirstReply,
     Resolution,
-}
-
-impl DurationKind {
-    pub const ALL: [DurationKind; 2] = [DurationKind::FirstReply, DurationKind::Resolution];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DurationKind::FirstReply => "FIRST_REPLY",
-            DurationKind::Resolution => "RESOLUTION",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
-    }
 }
 
 /// Shards each group's counters are split over while their slot is current, so concurrent
@@ -257,9 +317,11 @@ impl ReportTable {
     }
 }
 
-/// A stored report row's key: its slot, queue, channel or agent (by table) and shard.
+/// A stored report row's key: its grain and first slot, queue, channel or agent (by table)
+/// and shard.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowKey {
+    pub grain: Grain,
     pub slot: i64,
     pub queue: String,
     pub by: String,
@@ -318,17 +380,21 @@ pub fn decode_durations(list: &str, into: &mut Vec<i64>) -> Result<(), String> {
 }
 
 /// The report rows a transaction adds, merged per stored row. Written just before the commit
-/// and in key order (table, slot, queue, channel or agent, shard), no two transactions wait on
-/// each other's report rows in a cycle.
+/// and in key order (table, grain, slot, queue, channel or agent, shard), no two transactions
+/// wait on each other's report rows in a cycle.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportRows(std::collections::BTreeMap<(ReportTable, RowKey), Figures>);
 
 impl ReportRows {
-    /// Adds a change's figures to both tables.
+    /// Adds a change's figures to both tables, at both grains.
     pub fn add_delta(&mut self, delta: &ReportDelta) {
-        for table in ReportTable::ALL {
+        for (table, grain) in ReportTable::ALL
+            .into_iter()
+            .flat_map(|table| Grain::ALL.map(|grain| (table, grain)))
+        {
             let key = |group: &GroupKey| RowKey {
-                slot: delta.slot,
+                grain,
+                slot: grain.start(delta.slot),
                 queue: group.queue.clone(),
                 by: table.by(group).to_string(),
                 shard: delta.shard,
@@ -593,6 +659,79 @@ pub fn build(
 mod tests {
     use super::*;
 
+    fn range(bucket: usize, grain: Grain, from: i64, to: i64) -> RowRange {
+        RowRange {
+            bucket,
+            grain,
+            from,
+            to,
+        }
+    }
+
+    #[test]
+    fn buckets_read_whole_hours_from_hour_rows_and_their_edges_from_slot_rows() {
+        use Grain::{Hour, Slot};
+        // A day on the hour (slot 400 is 100:00 UTC in slots), a day at half past (India), a
+        // bucket inside one hour, and everything before slot 402 (a backlog).
+        let day = 24 * 4;
+        let ranges = row_ranges(&[
+            (400, 400 + day),
+            (402, 402 + day),
+            (401, 403),
+            (i64::MIN, 402),
+        ]);
+        assert_eq!(
+            ranges,
+            vec![
+                range(0, Hour, 400, 400 + day),
+                range(1, Slot, 402, 404),
+                range(1, Hour, 404, 400 + day),
+                range(1, Slot, 400 + day, 402 + day),
+                range(2, Slot, 401, 403),
+                range(3, Hour, i64::MIN, 400),
+                range(3, Slot, 400, 402),
+            ]
+        );
+        assert_eq!(Grain::Hour.start(-1), -4);
+        assert_eq!(Grain::Hour.inside((-3, 9)), (0, 8));
+        assert_eq!(Grain::Slot.inside((-3, 9)), (-3, 9));
+    }
+
+    #[test]
+    fn a_change_is_stored_at_both_grains_in_both_tables() {
+        let group = GroupKey {
+            queue: "q".into(),
+            agent: "a".into(),
+            channel: "chat".into(),
+        };
+        let mut rows = ReportRows::default();
+        rows.add_delta(&ReportDelta {
+            slot: 403,
+            shard: 5,
+            counts: vec![(
+                group,
+                Counts {
+                    created: 1,
+                    ..Counts::default()
+                },
+            )],
+            durations: vec![],
+        });
+        let keys: Vec<(ReportTable, Grain, i64, String)> = rows
+            .into_rows()
+            .map(|(table, key, _)| (table, key.grain, key.slot, key.by))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (ReportTable::ByChannel, Grain::Slot, 403, "chat".to_string()),
+                (ReportTable::ByChannel, Grain::Hour, 400, "chat".to_string()),
+                (ReportTable::ByAgent, Grain::Slot, 403, "a".to_string()),
+                (ReportTable::ByAgent, Grain::Hour, 400, "a".to_string()),
+            ]
+        );
+    }
+
     #[test]
     fn duration_lists_add_up_by_concatenation() {
         let mut stored = encode_durations(&[0, 59, 86_400]);
@@ -628,7 +767,7 @@ mod tests {
         written.add_delta(&change(5, 20));
         let stored: Vec<_> = written
             .into_rows()
-            .filter(|(table, ..)| *table == ReportTable::ByAgent)
+            .filter(|(table, key, _)| *table == ReportTable::ByAgent && key.grain == Grain::Slot)
             .map(|(_, key, figures)| (key, figures))
             .collect();
         assert_eq!(stored.len(), 2);
@@ -638,8 +777,8 @@ mod tests {
         assert_eq!(rows.len(), 1);
         let (table, key, figures) = &rows[0];
         assert_eq!(
-            (*table, key.shard, key.by.as_str()),
-            (ReportTable::ByAgent, 0, "a")
+            (*table, key.grain, key.slot, key.shard, key.by.as_str()),
+            (ReportTable::ByAgent, Grain::Slot, 7, 0, "a")
         );
         assert_eq!(
             (figures.counts.closed, figures.resolution.clone()),

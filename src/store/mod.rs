@@ -15,7 +15,7 @@ use crate::domain::query::{
     Agents, CustomerKey, QueueStats, Reader, RoomKey, Scope, TicketFilter, TicketKey, TicketQuery,
     WatchFilter, Watched,
 };
-use crate::domain::report::{BucketFigures, GroupBy, ReportDelta};
+use crate::domain::report::{BucketFigures, GroupBy, ReportDelta, RowRange};
 use crate::domain::routing::AgentLoad;
 use crate::domain::sla::SlaPolicy;
 use crate::domain::{
@@ -116,8 +116,9 @@ pub trait Tx: Send {
     /// retried (SQLite runs it on the writer as the commit is done; PostgreSQL on the caller
     /// right after its COMMIT, so a caller that goes away during the COMMIT may miss it).
     fn after_commit(&mut self, hook: CommitHook);
-    /// Folds the report rows of the slots in `[from, to)` into shard 0 of each slot and group
-    /// (see `report::SHARDS`); returns how many sharded rows it took.
+    /// Folds the report rows that lie wholly in the slots `[from, to)` into shard 0 of each
+    /// row's slot and group (see `report::SHARDS`, `Grain::inside`); returns how many sharded
+    /// rows it took.
     async fn compact_report(&mut self, slots: (i64, i64)) -> Result<u64>;
     /// The agents with their loads, by id, held for the rest of the transaction. Writes
     /// take rows ticket first, then agents (in id order), so none waits on another.
@@ -230,20 +231,20 @@ pub trait ReferenceStore: Send + Sync {
     async fn is_empty(&self) -> Result<bool>;
 }
 
-/// The report figures (`domain::report`) added up per bucket (a slot range `[lo, hi)`) and
-/// group, over the queues given (every queue when `queues` is empty).
+/// The report figures (`domain::report`) of the stored rows in `ranges` added up per bucket
+/// and group, over the queues given (every queue when `queues` is empty).
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     async fn report_figures(
         &self,
-        buckets: &[(i64, i64)],
+        ranges: &[RowRange],
         group_by: GroupBy,
         queues: &[String],
     ) -> Result<Vec<BucketFigures>>;
-    /// Each group's backlog before `before_slot` (the sum of its deltas).
+    /// Each group's backlog delta summed over the rows in `ranges` (buckets ignored).
     async fn report_backlog(
         &self,
-        before_slot: i64,
+        ranges: &[RowRange],
         group_by: GroupBy,
         queues: &[String],
     ) -> Result<Vec<(String, i64)>>;

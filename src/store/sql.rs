@@ -60,9 +60,63 @@ pub fn report_table(table: crate::domain::report::ReportTable) -> (&'static str,
     }
 }
 
-/// The counters of a report row (or of a sum of rows, named alike).
-pub fn decode_counts(row: &impl Columns) -> Result<crate::domain::report::Counts> {
-    Ok(crate::domain::report::Counts {
+/// A grain as stored: the slots a row covers.
+pub fn grain_code(grain: crate::domain::report::Grain) -> i64 {
+    grain.slots()
+}
+
+fn decode_grain(code: i64) -> Result<crate::domain::report::Grain> {
+    crate::domain::report::Grain::ALL
+        .into_iter()
+        .find(|grain| grain.slots() == code)
+        .ok_or_else(|| crate::error::Error::Internal(format!("stored report grain {code}")))
+}
+
+/// Rows of a report table written per statement (19 parameters each: well inside both
+/// databases' limits).
+pub const REPORT_ROWS_PER_STATEMENT: usize = 500;
+
+/// The statement that adds rows to a report table, around its `VALUES` list: a new row is
+/// inserted, an existing one adds the counters and appends the duration lists.
+pub fn report_upsert(table: crate::domain::report::ReportTable) -> (String, String) {
+    let (name, by) = report_table(table);
+    let head = format!(
+        "INSERT INTO {name} (grain, slot, queue, {by}, shard, created, closed, reopened, \
+         backlog, breaches, sla_closed, sla_within, rating_1, rating_2, rating_3, rating_4, \
+         rating_5, first_reply, resolution) "
+    );
+    let mut tail = format!(" ON CONFLICT (grain, slot, queue, {by}, shard) DO UPDATE SET ");
+    let counters = [
+        "created",
+        "closed",
+        "reopened",
+        "backlog",
+        "breaches",
+        "sla_closed",
+        "sla_within",
+        "rating_1",
+        "rating_2",
+        "rating_3",
+        "rating_4",
+        "rating_5",
+    ];
+    let sets: Vec<String> = counters
+        .iter()
+        .map(|c| format!("{c} = {name}.{c} + excluded.{c}"))
+        .chain(
+            ["first_reply", "resolution"]
+                .iter()
+                .map(|c| format!("{c} = {name}.{c} || excluded.{c}")),
+        )
+        .collect();
+    tail.push_str(&sets.join(", "));
+    (head, tail)
+}
+
+/// The figures of a report row (or of a sum of rows, named alike).
+pub fn decode_figures(row: &impl Columns) -> Result<crate::domain::report::Figures> {
+    use crate::domain::report::decode_durations;
+    let counts = crate::domain::report::Counts {
         created: row.int("created")?,
         closed: row.int("closed")?,
         reopened: row.int("reopened")?,
@@ -77,14 +131,9 @@ pub fn decode_counts(row: &impl Columns) -> Result<crate::domain::report::Counts
             row.int("rating_4")?,
             row.int("rating_5")?,
         ],
-    })
-}
-
-/// The figures of a report row (or of a sum of rows, named alike).
-pub fn decode_figures(row: &impl Columns) -> Result<crate::domain::report::Figures> {
-    use crate::domain::report::decode_durations;
+    };
     let mut figures = crate::domain::report::Figures {
-        counts: decode_counts(row)?,
+        counts,
         ..Default::default()
     };
     for (column, into) in [
@@ -106,6 +155,7 @@ pub fn decode_report_row(
 )> {
     Ok((
         crate::domain::report::RowKey {
+            grain: decode_grain(row.int("grain")?)?,
             slot: row.int("slot")?,
             queue: row.text("queue")?,
             by: row.text(by)?,
@@ -584,53 +634,42 @@ macro_rules! sql_tx {
                 /// merged and in `ReportRows`' order; run once the work is done, before the
                 /// commit.
                 pub(super) async fn flush_report(&mut self) -> Result<()> {
-                    for (table, key, figures) in std::mem::take(&mut self.report).into_rows() {
-                        let (name, by) = $crate::store::sql::report_table(table);
-                        let c = &figures.counts;
-                        let sql = format!(
-                            "INSERT INTO {name} (slot, queue, {by}, shard, created, closed, \
-                             reopened, backlog, breaches, sla_closed, sla_within, rating_1, \
-                             rating_2, rating_3, rating_4, rating_5, first_reply, resolution) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                             $14, $15, $16, $17, $18) ON CONFLICT (slot, queue, {by}, shard) \
-                             DO UPDATE SET \
-                             created = {name}.created + excluded.created, \
-                             closed = {name}.closed + excluded.closed, \
-                             reopened = {name}.reopened + excluded.reopened, \
-                             backlog = {name}.backlog + excluded.backlog, \
-                             breaches = {name}.breaches + excluded.breaches, \
-                             sla_closed = {name}.sla_closed + excluded.sla_closed, \
-                             sla_within = {name}.sla_within + excluded.sla_within, \
-                             rating_1 = {name}.rating_1 + excluded.rating_1, \
-                             rating_2 = {name}.rating_2 + excluded.rating_2, \
-                             rating_3 = {name}.rating_3 + excluded.rating_3, \
-                             rating_4 = {name}.rating_4 + excluded.rating_4, \
-                             rating_5 = {name}.rating_5 + excluded.rating_5, \
-                             first_reply = {name}.first_reply || excluded.first_reply, \
-                             resolution = {name}.resolution || excluded.resolution"
-                        );
-                        let added = sqlx::query(&sql)
-                            .bind(key.slot)
-                            .bind(&key.queue)
-                            .bind(&key.by)
-                            .bind(key.shard)
-                            .bind(c.created)
-                            .bind(c.closed)
-                            .bind(c.reopened)
-                            .bind(c.backlog)
-                            .bind(c.breaches)
-                            .bind(c.sla_closed)
-                            .bind(c.sla_within)
-                            .bind(c.ratings[0])
-                            .bind(c.ratings[1])
-                            .bind(c.ratings[2])
-                            .bind(c.ratings[3])
-                            .bind(c.ratings[4])
-                            .bind($crate::domain::report::encode_durations(&figures.first_reply))
-                            .bind($crate::domain::report::encode_durations(&figures.resolution))
-                            .execute(&mut *self.conn)
-                            .await;
-                        self.check(added)?;
+                    let rows: Vec<_> = std::mem::take(&mut self.report).into_rows().collect();
+                    for same in rows.chunk_by(|a, b| a.0 == b.0) {
+                        let (head, tail) = $crate::store::sql::report_upsert(same[0].0);
+                        for part in same.chunks($crate::store::sql::REPORT_ROWS_PER_STATEMENT) {
+                            let mut qb = QueryBuilder::new(&head);
+                            qb.push_values(part, |mut values, (_, key, figures)| {
+                                let c = &figures.counts;
+                                values
+                                    .push_bind($crate::store::sql::grain_code(key.grain))
+                                    .push_bind(key.slot)
+                                    .push_bind(&key.queue)
+                                    .push_bind(&key.by)
+                                    .push_bind(key.shard)
+                                    .push_bind(c.created)
+                                    .push_bind(c.closed)
+                                    .push_bind(c.reopened)
+                                    .push_bind(c.backlog)
+                                    .push_bind(c.breaches)
+                                    .push_bind(c.sla_closed)
+                                    .push_bind(c.sla_within)
+                                    .push_bind(c.ratings[0])
+                                    .push_bind(c.ratings[1])
+                                    .push_bind(c.ratings[2])
+                                    .push_bind(c.ratings[3])
+                                    .push_bind(c.ratings[4])
+                                    .push_bind($crate::domain::report::encode_durations(
+                                        &figures.first_reply,
+                                    ))
+                                    .push_bind($crate::domain::report::encode_durations(
+                                        &figures.resolution,
+                                    ));
+                            });
+                            qb.push(&tail);
+                            let added = qb.build().execute(&mut *self.conn).await;
+                            self.check(added)?;
+                        }
                     }
                     Ok(())
                 }
@@ -867,28 +906,33 @@ macro_rules! sql_tx {
                 }
 
                 async fn compact_report(&mut self, slots: (i64, i64)) -> Result<u64> {
-                    use $crate::domain::report::{ReportRows, ReportTable};
+                    use $crate::domain::report::{Grain, ReportRows, ReportTable};
                     let mut moved = 0;
                     for table in ReportTable::ALL {
                         let (name, by) = $crate::store::sql::report_table(table);
-                        // Each sharded row is taken exactly once, also when replicas compact
-                        // at the same time: a row another transaction deleted is not returned.
-                        let compacted = $crate::domain::report::COMPACTED_SHARD;
-                        let taken = sqlx::query(&format!(
-                            "DELETE FROM {name} WHERE slot >= $1 AND slot < $2 \
-                             AND shard <> {compacted} RETURNING *"
-                        ))
-                        .bind(slots.0)
-                        .bind(slots.1)
-                        .fetch_all(&mut *self.conn)
-                        .await;
-                        let taken = self.check(taken)?;
-                        moved += taken.len() as u64;
-                        let rows = taken
-                            .iter()
-                            .map(|row| $crate::store::sql::decode_report_row(row, by))
-                            .collect::<Result<Vec<_>>>()?;
-                        self.report.append(ReportRows::compacted(table, rows));
+                        for grain in Grain::ALL {
+                            let (from, to) = grain.inside(slots);
+                            // Each sharded row is taken exactly once, also when replicas
+                            // compact at the same time: a row another transaction deleted is
+                            // not returned.
+                            let compacted = $crate::domain::report::COMPACTED_SHARD;
+                            let taken = sqlx::query(&format!(
+                                "DELETE FROM {name} WHERE grain = $1 AND slot >= $2 \
+                                 AND slot < $3 AND shard <> {compacted} RETURNING *"
+                            ))
+                            .bind($crate::store::sql::grain_code(grain))
+                            .bind(from)
+                            .bind(to)
+                            .fetch_all(&mut *self.conn)
+                            .await;
+                            let taken = self.check(taken)?;
+                            moved += taken.len() as u64;
+                            let rows = taken
+                                .iter()
+                                .map(|row| $crate::store::sql::decode_report_row(row, by))
+                                .collect::<Result<Vec<_>>>()?;
+                            self.report.append(ReportRows::compacted(table, rows));
+                        }
                     }
                     if moved > 0 {
                         self.holds_rows();

@@ -1,5 +1,6 @@
 //! Report figures (`report_channels`, `report_agents`) added up per report bucket (a run of
-//! slots) and group in the database, in SQL both dialects accept, as a macro each backend
+//! slots, read as [`RowRange`](crate::domain::report::RowRange)s of both grains) and group
+//! in the database, in SQL both dialects accept, as a macro each backend
 //! expands over its own connection types (see `sql.rs`).
 
 /// Implements [`ReportStore`](crate::store::ReportStore) for `$store` over `$db`.
@@ -8,11 +9,11 @@ macro_rules! sql_reports {
         mod sql_reports {
             use super::$store;
             use sqlx::QueryBuilder;
-            use $crate::domain::report::{BucketFigures, GroupBy, ReportTable};
+            use $crate::domain::report::{BucketFigures, GroupBy, ReportTable, RowRange};
             use $crate::error::{Error, Result};
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
-            use $crate::store::sql::{Columns, decode_figures, report_table};
+            use $crate::store::sql::{Columns, decode_figures, grain_code, report_table};
 
             /// The table a report grouped so reads, and its grouping column (of `r`).
             fn source(group_by: GroupBy) -> (&'static str, String) {
@@ -25,27 +26,41 @@ macro_rules! sql_reports {
                 (table, column)
             }
 
-            /// `WITH b (i, lo, hi) AS (VALUES …)`: the buckets as slot ranges.
-            fn push_buckets(qb: &mut QueryBuilder<'_, $db>, buckets: &[(i64, i64)]) {
-                qb.push("WITH b (i, lo, hi) AS (VALUES ");
+            /// `WITH b (i, grain, lo, hi) AS (VALUES …) SELECT <select> FROM b JOIN <table> r
+            /// …`: the rows of `ranges` in the table a report grouped so reads, each with its
+            /// range's bucket index as `b.i`. `None` when there are no ranges.
+            fn push_rows<'a>(
+                select: &str,
+                table: &str,
+                ranges: &'a [RowRange],
+                queues: &'a [String],
+            ) -> Option<QueryBuilder<'a, $db>> {
+                if ranges.is_empty() {
+                    return None;
+                }
+                let mut qb = QueryBuilder::new("WITH b (i, grain, lo, hi) AS (VALUES ");
                 let mut list = qb.separated(", ");
-                for (i, (lo, hi)) in buckets.iter().enumerate() {
+                for range in ranges {
                     list.push("(")
-                        .push_bind_unseparated(i as i64)
+                        .push_bind_unseparated(range.bucket as i64)
                         .push_unseparated(", ")
-                        .push_bind_unseparated(*lo)
+                        .push_bind_unseparated(grain_code(range.grain))
                         .push_unseparated(", ")
-                        .push_bind_unseparated(*hi)
+                        .push_bind_unseparated(range.from)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(range.to)
                         .push_unseparated(")");
                 }
-                qb.push(") ");
-            }
-
-            fn push_queues(qb: &mut QueryBuilder<'_, $db>, queues: &[String]) {
+                qb.push(") SELECT ")
+                    .push(select)
+                    .push(" FROM b JOIN ")
+                    .push(table)
+                    .push(" r ON r.grain = b.grain AND r.slot >= b.lo AND r.slot < b.hi");
                 if !queues.is_empty() {
                     qb.push(" AND r.queue IN ");
-                    push_values(qb, queues);
+                    push_values(&mut qb, queues);
                 }
+                Some(qb)
             }
 
             /// Sums of the counters and concatenations of the duration lists.
@@ -68,24 +83,15 @@ macro_rules! sql_reports {
             impl ReportStore for $store {
                 async fn report_figures(
                     &self,
-                    buckets: &[(i64, i64)],
+                    ranges: &[RowRange],
                     group_by: GroupBy,
                     queues: &[String],
                 ) -> Result<Vec<BucketFigures>> {
-                    if buckets.is_empty() {
-                        return Ok(Vec::new());
-                    }
                     let (table, column) = source(group_by);
-                    let mut qb = QueryBuilder::new("");
-                    push_buckets(&mut qb, buckets);
-                    qb.push("SELECT b.i AS bucket, ")
-                        .push(&column)
-                        .push(" AS grp, ")
-                        .push(SUMS)
-                        .push(" FROM b JOIN ")
-                        .push(table)
-                        .push(" r ON r.slot >= b.lo AND r.slot < b.hi WHERE 1 = 1");
-                    push_queues(&mut qb, queues);
+                    let select = format!("b.i AS bucket, {column} AS grp, {SUMS}");
+                    let Some(mut qb) = push_rows(&select, table, ranges, queues) else {
+                        return Ok(Vec::new());
+                    };
                     qb.push(" GROUP BY b.i");
                     if group_by != GroupBy::Nothing {
                         qb.push(", ").push(&column);
@@ -105,20 +111,17 @@ macro_rules! sql_reports {
 
                 async fn report_backlog(
                     &self,
-                    before_slot: i64,
+                    ranges: &[RowRange],
                     group_by: GroupBy,
                     queues: &[String],
                 ) -> Result<Vec<(String, i64)>> {
                     let (table, column) = source(group_by);
-                    let mut qb = QueryBuilder::new("SELECT ");
-                    qb.push(&column)
-                        .push(
-                            " AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog FROM ",
-                        )
-                        .push(table)
-                        .push(" r WHERE r.slot < ")
-                        .push_bind(before_slot);
-                    push_queues(&mut qb, queues);
+                    let select = format!(
+                        "{column} AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog"
+                    );
+                    let Some(mut qb) = push_rows(&select, table, ranges, queues) else {
+                        return Ok(Vec::new());
+                    };
                     if group_by != GroupBy::Nothing {
                         qb.push(" GROUP BY ").push(&column);
                     }

@@ -10,7 +10,7 @@ use casework::app::{App, AppConfig};
 use casework::clock::SystemClock;
 use casework::domain::Principal;
 use casework::domain::report::{
-    Bucket, Counts, DurationKind, GroupBy, GroupKey, ReportDelta, SHARDS, slot,
+    Bucket, Counts, DurationKind, Grain, GroupBy, GroupKey, ReportDelta, SHARDS, row_ranges, slot,
 };
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -140,7 +140,8 @@ pub async fn run(args: ReportsArgs) -> Result<()> {
     let end = chrono::Utc::now().timestamp();
     let start = end - args.days * 86_400;
     let to_time = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
-    let whole = [(slot(to_time(start)), slot(to_time(end)) + 1)];
+    let slots = (slot(to_time(start)), slot(to_time(end)) + 1);
+    let whole = row_ranges(&[slots]);
     let filled = !store
         .report_figures(&whole, GroupBy::Nothing, &[])
         .await?
@@ -173,10 +174,11 @@ pub async fn run(args: ReportsArgs) -> Result<()> {
             args.days,
             began.elapsed().as_secs_f64()
         );
-        // What the server's compaction does to past slots as they pass, a day per write.
+        // What the server's compaction does to past slots as they pass, a day per write (from
+        // a whole hour, so every hour row lies inside one day).
         let began = Instant::now();
         let mut folded = 0;
-        for day in (whole[0].0..whole[0].1).step_by(96) {
+        for day in (Grain::Hour.start(slots.0)..slots.1).step_by(96) {
             folded += store
                 .write(move |tx| Box::pin(tx.compact_report((day, day + 96))))
                 .await?;
