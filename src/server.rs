@@ -53,6 +53,16 @@ impl RunningServer {
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
+/// The metrics in Prometheus text, with the tasks alive in the runtime as of now (a gauge
+/// that shows whether the tasks of streams and connections end when their clients go).
+fn render_metrics() -> String {
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    metrics::gauge!("casework_tasks").set(tasks as f64);
+    prometheus().render()
+}
+
 fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -157,7 +167,7 @@ pub async fn start(
     let http = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { prometheus().render() }))
+        .route("/metrics", get(|| async { render_metrics() }))
         .with_state(app.clone())
         .merge(crate::transport::console::router(
             options.console_dir.clone(),

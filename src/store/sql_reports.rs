@@ -9,7 +9,7 @@ macro_rules! sql_reports {
         mod sql_reports {
             use super::$store;
             use sqlx::QueryBuilder;
-            use $crate::domain::report::{BucketFigures, GroupBy, ReportTable, RowRange};
+            use $crate::domain::report::{BucketFigures, Grain, GroupBy, ReportTable, RowRange};
             use $crate::error::{Error, Result};
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
@@ -26,40 +26,58 @@ macro_rules! sql_reports {
                 (table, column)
             }
 
-            /// `WITH b (i, grain, lo, hi) AS (VALUES …) SELECT <select> FROM b JOIN <table> r
-            /// …`: the rows of `ranges` in the table a report grouped so reads, each with its
-            /// range's bucket index as `b.i`. `None` when there are no ranges.
+            /// `WITH b1 (i, lo, hi) AS (VALUES …), b4 … SELECT <select> FROM (…) r`: the rows
+            /// of `ranges` in `table`, each with its range's bucket index as `r.i`; one join per
+            /// grain, each naming its grain as a constant so the database walks the primary key
+            /// per range (PostgreSQL hashed a join on the grain column and compared every row
+            /// with every bucket). `None` when there are no ranges.
             fn push_rows<'a>(
                 select: &str,
                 table: &str,
                 ranges: &'a [RowRange],
                 queues: &'a [String],
             ) -> Option<QueryBuilder<'a, $db>> {
-                if ranges.is_empty() {
+                let codes: Vec<i64> = Grain::ALL
+                    .into_iter()
+                    .filter(|grain| ranges.iter().any(|r| r.grain == *grain))
+                    .map(grain_code)
+                    .collect();
+                if codes.is_empty() {
                     return None;
                 }
-                let mut qb = QueryBuilder::new("WITH b (i, grain, lo, hi) AS (VALUES ");
-                let mut list = qb.separated(", ");
-                for range in ranges {
-                    list.push("(")
-                        .push_bind_unseparated(range.bucket as i64)
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(grain_code(range.grain))
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(range.from)
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(range.to)
-                        .push_unseparated(")");
+                let mut qb = QueryBuilder::new("WITH ");
+                for (n, code) in codes.iter().enumerate() {
+                    if n > 0 {
+                        qb.push(", ");
+                    }
+                    qb.push(format!("b{code} (i, lo, hi) AS (VALUES "));
+                    let mut list = qb.separated(", ");
+                    for range in ranges.iter().filter(|r| grain_code(r.grain) == *code) {
+                        list.push("(")
+                            .push_bind_unseparated(range.bucket as i64)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(range.from)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(range.to)
+                            .push_unseparated(")");
+                    }
+                    qb.push(")");
                 }
-                qb.push(") SELECT ")
-                    .push(select)
-                    .push(" FROM b JOIN ")
-                    .push(table)
-                    .push(" r ON r.grain = b.grain AND r.slot >= b.lo AND r.slot < b.hi");
-                if !queues.is_empty() {
-                    qb.push(" AND r.queue IN ");
-                    push_values(&mut qb, queues);
+                qb.push(" SELECT ").push(select).push(" FROM (");
+                for (n, code) in codes.iter().enumerate() {
+                    if n > 0 {
+                        qb.push(" UNION ALL ");
+                    }
+                    qb.push(format!(
+                        "SELECT b.i AS i, t.* FROM b{code} b JOIN {table} t ON t.grain = {code} \
+                         AND t.slot >= b.lo AND t.slot < b.hi"
+                    ));
+                    if !queues.is_empty() {
+                        qb.push(" AND t.queue IN ");
+                        push_values(&mut qb, queues);
+                    }
                 }
+                qb.push(") r");
                 Some(qb)
             }
 
@@ -88,11 +106,11 @@ macro_rules! sql_reports {
                     queues: &[String],
                 ) -> Result<Vec<BucketFigures>> {
                     let (table, column) = source(group_by);
-                    let select = format!("b.i AS bucket, {column} AS grp, {SUMS}");
+                    let select = format!("r.i AS bucket, {column} AS grp, {SUMS}");
                     let Some(mut qb) = push_rows(&select, table, ranges, queues) else {
                         return Ok(Vec::new());
                     };
-                    qb.push(" GROUP BY b.i");
+                    qb.push(" GROUP BY r.i");
                     if group_by != GroupBy::Nothing {
                         qb.push(", ").push(&column);
                     }

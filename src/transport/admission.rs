@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The gauge of streams open on this server (each holds its place until its body ends or its
+/// client is gone).
+pub const OPEN_STREAMS: &str = "casework_open_streams";
+
 /// How long a client refused for load is told to wait before retrying.
 const BUSY_RETRY: Duration = Duration::from_millis(100);
 
@@ -46,8 +50,12 @@ impl Admission {
         Arc::new(Admission {
             in_flight: Arc::new(Semaphore::new(limits.max_calls_in_flight)),
             max_in_flight: limits.max_calls_in_flight,
-            calls: Counters::new(limits.max_calls_per_principal, "calls in flight"),
-            streams: Counters::new(limits.max_streams_per_principal, "open streams"),
+            calls: Counters::new(limits.max_calls_per_principal, "calls in flight", None),
+            streams: Counters::new(
+                limits.max_streams_per_principal,
+                "open streams",
+                Some(OPEN_STREAMS),
+            ),
             rate,
         })
     }
@@ -98,18 +106,20 @@ impl Admission {
     }
 }
 
-/// Counts per credential, each up to `limit`.
+/// Counts per credential, each up to `limit`, and their sum in `gauge` if it has one.
 struct Counters {
     limit: usize,
     what: &'static str,
+    gauge: Option<&'static str>,
     counts: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Counters {
-    fn new(limit: usize, what: &'static str) -> Counters {
+    fn new(limit: usize, what: &'static str, gauge: Option<&'static str>) -> Counters {
         Counters {
             limit,
             what,
+            gauge,
             counts: Arc::default(),
         }
     }
@@ -128,9 +138,13 @@ impl Counters {
             });
         }
         *count += 1;
+        if let Some(gauge) = self.gauge {
+            metrics::gauge!(gauge).increment(1.0);
+        }
         Ok(Counted {
             counts: self.counts.clone(),
             key: key.to_string(),
+            gauge: self.gauge,
         })
     }
 }
@@ -139,10 +153,14 @@ impl Counters {
 pub struct Counted {
     counts: Arc<Mutex<HashMap<String, usize>>>,
     key: String,
+    gauge: Option<&'static str>,
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
+        if let Some(gauge) = self.gauge {
+            metrics::gauge!(gauge).decrement(1.0);
+        }
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = counts.get_mut(&self.key) {
             *count -= 1;
