@@ -29,7 +29,7 @@ start_server() {
     # anything a run puts in flight, so overload shows as latency rather than refusals.
     taskset -c 0 "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
       --jwt-secret bench-secret-0123456789 --log warn \
-      --max-calls-in-flight 8192 --max-calls-per-principal 8192 --max-streams-per-principal 8192 >"$work/server-$i.log" 2>&1 &
+      --max-calls-in-flight 8192 --max-calls-per-principal 8192 --max-streams-per-principal 8192 --max-connections-per-address 16384 >"$work/server-$i.log" 2>&1 &
     server_pids+=($!)
     for _ in $(seq 1 150); do
       curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

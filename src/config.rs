@@ -319,6 +319,14 @@ pub struct LimitArgs {
         default_value_t = 1024
     )]
     pub max_streams_per_principal: usize,
+    /// Connections open at once from one client address; past it a new one is closed at
+    /// once, so one address (a slowloris) holds no more than its share of the server.
+    #[arg(
+        long,
+        env = "CASEWORK_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 2048
+    )]
+    pub max_connections_per_address: usize,
     /// Calls per second per credential (0: no rate limit); past it RESOURCE_EXHAUSTED with
     /// RetryInfo / 429 with Retry-After.
     #[arg(long, env = "CASEWORK_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
@@ -356,6 +364,7 @@ pub struct Limits {
     pub max_calls_in_flight: usize,
     pub max_calls_per_principal: usize,
     pub max_streams_per_principal: usize,
+    pub max_connections_per_address: usize,
     /// Calls per second per credential; 0 is no limit.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -375,6 +384,7 @@ impl Default for Limits {
             max_calls_in_flight: 512,
             max_calls_per_principal: 128,
             max_streams_per_principal: 1024,
+            max_connections_per_address: 2048,
             rate_limit_per_second: 0,
             rate_limit_burst: 100,
         }
@@ -391,6 +401,7 @@ impl LimitArgs {
             || self.max_calls_in_flight == 0
             || self.max_calls_per_principal == 0
             || self.max_streams_per_principal == 0
+            || self.max_connections_per_address == 0
             || self.rate_limit_burst == 0
             || self.stalled_stream_secs == 0
         {
@@ -408,6 +419,7 @@ impl LimitArgs {
             max_calls_in_flight: self.max_calls_in_flight,
             max_calls_per_principal: self.max_calls_per_principal,
             max_streams_per_principal: self.max_streams_per_principal,
+            max_connections_per_address: self.max_connections_per_address,
             rate_limit_per_second: self.rate_limit_per_second,
             rate_limit_burst: self.rate_limit_burst,
         })

@@ -61,15 +61,22 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}…", &text[..end]).into()
 }
 
+/// The violations an answer lists: at most [`SHOWN_VIOLATIONS`], their texts clipped.
+pub fn shown_violations(violations: &[FieldViolation]) -> impl Iterator<Item = FieldViolation> {
+    violations
+        .iter()
+        .take(SHOWN_VIOLATIONS)
+        .map(|v| FieldViolation {
+            field: clip(&v.field, SHOWN_TEXT).into_owned(),
+            description: clip(&v.description, SHOWN_TEXT).into_owned(),
+        })
+}
+
 fn format_violations(violations: &[FieldViolation]) -> String {
     let mut message = String::new();
     let mut shown = 0;
-    for v in violations.iter().take(SHOWN_VIOLATIONS) {
-        let one = format!(
-            "{}: {}",
-            clip(&v.field, SHOWN_TEXT),
-            clip(&v.description, SHOWN_TEXT)
-        );
+    for v in shown_violations(violations) {
+        let one = format!("{}: {}", v.field, v.description);
         if shown > 0 && message.len() + one.len() > SHOWN_MESSAGE {
             break;
         }

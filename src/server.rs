@@ -52,7 +52,6 @@ impl RunningServer {
     }
 }
 
-/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
 /// The metrics in Prometheus text, with the tasks alive in the runtime as of now (a gauge
 /// that shows whether the tasks of streams and connections end when their clients go).
 fn render_metrics() -> String {
@@ -63,6 +62,7 @@ fn render_metrics() -> String {
     prometheus().render()
 }
 
+/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
 fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -207,7 +207,7 @@ pub async fn start(
     let stop = shutdown.clone();
     {
         // Rate-limit state of credentials that went quiet is dropped now and then.
-        let (admission, stop) = (admission, shutdown.clone());
+        let (admission, stop) = (admission.clone(), shutdown.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
@@ -235,7 +235,7 @@ pub async fn start(
                 app.shutdown();
             }
         };
-        crate::transport::listen::serve(listener, router, &limits, tls, stopped).await;
+        crate::transport::listen::serve(listener, router, &limits, &admission, tls, stopped).await;
         app.store().close().await;
         Ok(())
     });

@@ -545,3 +545,50 @@ async fn an_http1_request_whose_headers_never_end_is_closed_after_the_handshake_
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(limits(|l| {
+        l.max_connections_per_address = 4;
+        l.handshake_timeout = Duration::from_secs(60);
+    }))
+    .await;
+    let connect = |ip: [u8; 4]| {
+        let to = server.addr;
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind(std::net::SocketAddr::from((ip, 0)))
+                .expect("bind");
+            socket.connect(to).await.expect("connect")
+        }
+    };
+    let get = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // A slowloris on 127.0.0.2: four requests whose headers never end, each on a connection
+    // the server holds until its handshake timeout.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut connection = connect([127, 0, 0, 2]).await;
+        connection
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+            .await
+            .expect("send");
+        slow.push(connection);
+    }
+    // A fifth from the same address is closed at once, unanswered.
+    let mut fifth = connect([127, 0, 0, 2]).await;
+    let _ = fifth.write_all(get).await;
+    let mut answer = Vec::new();
+    let _ = fifth.read_to_end(&mut answer).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // Another address is served as ever.
+    let mut other = connect([127, 0, 0, 3]).await;
+    other.write_all(get).await.expect("send");
+    let mut answer = Vec::new();
+    other.read_to_end(&mut answer).await.expect("answer");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    drop(slow);
+    server.stop().await;
+}

@@ -194,16 +194,6 @@ fn tail(log: &Mutex<Vec<String>>, lines: usize) -> String {
     log[log.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The address of a "casework listening" JSON log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let entry: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = entry.get("fields")?;
-    if fields.get("message")?.as_str()? != "casework listening" {
-        return None;
-    }
-    fields.get("addr")?.as_str()?.parse().ok()
-}
-
 /// A fresh database with the harness's reference data (queues, a department, its agents, all
 /// offline) and `agents`, written before any replica starts.
 async fn seeded_database(agents: &[Agent]) -> PostgresDatabase {

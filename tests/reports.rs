@@ -106,6 +106,18 @@ struct Day {
     ratings: [i64; 5],
 }
 
+/// The instant a local day ends in `zone`.
+fn day_end(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    date.succ_opt()
+        .expect("next day")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_local_timezone(zone)
+        .earliest()
+        .expect("local midnight")
+        .to_utc()
+}
+
 fn nearest_rank(values: &[i64], p: usize) -> Option<i64> {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
@@ -337,15 +349,7 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
     let mut totals = Day::default();
     for row in &rows {
         let date = NaiveDate::parse_from_str(&row.bucket_label[..10], "%Y-%m-%d").expect("date");
-        let day_end = date
-            .succ_opt()
-            .expect("next day")
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_local_timezone(ZONE)
-            .earliest()
-            .expect("local midnight")
-            .to_utc();
+        let day_end = day_end(date, ZONE);
         let expected = days.get(&(date, row.group.clone())).cloned().unwrap_or_default();
         let backlog: i64 = deltas
             .iter()
@@ -399,11 +403,22 @@ async fn a_month_of_tickets_reports_what_its_events_say(backend: Backend) {
     )
     .await
     .expect("report in India");
-    assert_eq!(in_india.len(), india.len(), "one row a local day");
+    let local_date = |time: DateTime<Utc>| time.with_timezone(&HALF_HOUR_ZONE).date_naive();
+    let days_in_india = (local_date(end - Duration::seconds(1)) - local_date(start)).num_days() + 1;
+    assert_eq!(in_india.len() as i64, days_in_india, "one row a local day");
     for row in &in_india {
         let date = NaiveDate::parse_from_str(&row.bucket_label[..10], "%Y-%m-%d").expect("date");
         let expected = india.get(&date).cloned().unwrap_or_default();
         let what = format!("India {}", row.bucket_label);
+        // The backlog at the local day's end (or the report's, for the last day): every
+        // delta before it, the slots of its first half hour included.
+        let day_end = day_end(date, HALF_HOUR_ZONE).min(end);
+        let backlog: i64 = deltas
+            .iter()
+            .filter(|(when, _, _)| *when < day_end)
+            .map(|(_, _, d)| d)
+            .sum();
+        assert_eq!(row.backlog, backlog, "{what}: backlog");
         assert_eq!(row.created, expected.created, "{what}: created");
         assert_eq!(row.closed, expected.closed, "{what}: closed");
         assert_eq!(row.reopened, expected.reopened, "{what}: reopened");

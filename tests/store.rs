@@ -641,7 +641,7 @@ async fn migration_0007_moves_json_lists_into_tables(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 /// Report rows written by concurrent changes while two stores (two replicas on PostgreSQL)
 /// fold the shards of the same slots again and again add up to exactly what was written, and
-/// end as one row per slot and group.
+/// end as one row per slot or hour and group.
 async fn report_rows_add_up_across_concurrent_writes_and_compactions(backend: Backend) {
     use casework::domain::report::{GroupBy, row_ranges};
     use std::collections::BTreeMap;

@@ -125,7 +125,7 @@ impl GroupKey {
     }
 }
 
-/// Counters of one slot and group.
+/// Counters of one row (a slot or an hour) and group.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub created: i64,
@@ -164,13 +164,26 @@ pub enum DurationKind {
     Resolution,
 }
 
-/// Shards each group's counters are split over while their slot is current, so concurrent
-/// changes of different tickets seldom wait on one row; [`ReportRows::compacted`] folds the
-/// shards of past slots into shard 0.
+/// Shards each group's counters are split over while their slot or hour is current, so
+/// concurrent changes of different tickets seldom wait on one row; [`ReportRows::compacted`]
+/// folds the shards of past rows into shard 0 ([`compaction_ranges`]).
 pub const SHARDS: i64 = 16;
 
-/// The shard compaction folds a past slot's rows into.
+/// The shard compaction folds a past row's shards into.
 pub const COMPACTED_SHARD: i64 = 0;
+
+/// The rows compaction folds for the slots `[lo, hi)`: `(grain, from, to)`, each the rows of
+/// that grain whose first slot is in `[from, to)` — those lying wholly inside the slots (an
+/// hour is folded once its last slot is in them).
+pub fn compaction_ranges(slots: (i64, i64)) -> Vec<(Grain, i64, i64)> {
+    Grain::ALL
+        .into_iter()
+        .map(|grain| {
+            let (from, to) = grain.inside(slots);
+            (grain, from, to)
+        })
+        .collect()
+}
 
 /// What one change adds to the report tables (see [`ReportRows`] for how a transaction
 /// writes them).
@@ -415,7 +428,8 @@ impl ReportRows {
         self.entry(table, key).add(figures);
     }
 
-    /// Rows a compaction read back: each added to [`COMPACTED_SHARD`] of its slot and group.
+    /// Rows a compaction read back: each added to [`COMPACTED_SHARD`] of its slot or hour and
+    /// group.
     pub fn compacted(table: ReportTable, rows: Vec<(RowKey, Figures)>) -> ReportRows {
         let mut merged = ReportRows::default();
         for (key, figures) in rows {

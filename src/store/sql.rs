@@ -72,6 +72,24 @@ fn decode_grain(code: i64) -> Result<crate::domain::report::Grain> {
         .ok_or_else(|| crate::error::Error::Internal(format!("stored report grain {code}")))
 }
 
+/// A report row's counters, as stored (they add up by `+`)…
+pub const REPORT_COUNTERS: [&str; 12] = [
+    "created",
+    "closed",
+    "reopened",
+    "backlog",
+    "breaches",
+    "sla_closed",
+    "sla_within",
+    "rating_1",
+    "rating_2",
+    "rating_3",
+    "rating_4",
+    "rating_5",
+];
+/// …and its duration lists (they add up by concatenation).
+pub const REPORT_DURATIONS: [&str; 2] = ["first_reply", "resolution"];
+
 /// Rows of a report table written per statement (19 parameters each: well inside both
 /// databases' limits).
 pub const REPORT_ROWS_PER_STATEMENT: usize = 500;
@@ -86,25 +104,11 @@ pub fn report_upsert(table: crate::domain::report::ReportTable) -> (String, Stri
          rating_5, first_reply, resolution) "
     );
     let mut tail = format!(" ON CONFLICT (grain, slot, queue, {by}, shard) DO UPDATE SET ");
-    let counters = [
-        "created",
-        "closed",
-        "reopened",
-        "backlog",
-        "breaches",
-        "sla_closed",
-        "sla_within",
-        "rating_1",
-        "rating_2",
-        "rating_3",
-        "rating_4",
-        "rating_5",
-    ];
-    let sets: Vec<String> = counters
+    let sets: Vec<String> = REPORT_COUNTERS
         .iter()
         .map(|c| format!("{c} = {name}.{c} + excluded.{c}"))
         .chain(
-            ["first_reply", "resolution"]
+            REPORT_DURATIONS
                 .iter()
                 .map(|c| format!("{c} = {name}.{c} || excluded.{c}")),
         )
@@ -906,12 +910,13 @@ macro_rules! sql_tx {
                 }
 
                 async fn compact_report(&mut self, slots: (i64, i64)) -> Result<u64> {
-                    use $crate::domain::report::{Grain, ReportRows, ReportTable};
+                    use $crate::domain::report::{ReportRows, ReportTable};
                     let mut moved = 0;
                     for table in ReportTable::ALL {
                         let (name, by) = $crate::store::sql::report_table(table);
-                        for grain in Grain::ALL {
-                            let (from, to) = grain.inside(slots);
+                        for (grain, from, to) in
+                            $crate::domain::report::compaction_ranges(slots)
+                        {
                             // Each sharded row is taken exactly once, also when replicas
                             // compact at the same time: a row another transaction deleted is
                             // not returned.

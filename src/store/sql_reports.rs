@@ -13,27 +13,32 @@ macro_rules! sql_reports {
             use $crate::error::{Error, Result};
             use $crate::store::ReportStore;
             use $crate::store::filter::push_values;
-            use $crate::store::sql::{Columns, decode_figures, grain_code, report_table};
+            use $crate::store::sql::{
+                Columns, REPORT_COUNTERS, REPORT_DURATIONS, decode_figures, grain_code,
+                report_table,
+            };
 
-            /// The table a report grouped so reads, and its grouping column (of `r`).
+            /// The table a report grouped so reads, and its group (of a row `t` of it).
             fn source(group_by: GroupBy) -> (&'static str, String) {
                 let (table, by) = report_table(ReportTable::for_group(group_by));
-                let column = match group_by {
+                let group = match group_by {
                     GroupBy::Nothing => "''".to_string(),
-                    GroupBy::Queue => "r.queue".to_string(),
-                    GroupBy::Agent | GroupBy::Channel => format!("r.{by}"),
+                    GroupBy::Queue => "t.queue".to_string(),
+                    GroupBy::Agent | GroupBy::Channel => format!("t.{by}"),
                 };
-                (table, column)
+                (table, group)
             }
 
             /// `WITH b1 (i, lo, hi) AS (VALUES …), b4 … SELECT <select> FROM (…) r`: the rows
-            /// of `ranges` in `table`, each with its range's bucket index as `r.i`; one join per
+            /// of `ranges` in `table`, each as its range's bucket index `r.i`, its `group` as
+            /// `r.grp` and the `columns` named (of `t`); one join per
             /// grain, each naming its grain as a constant so the database walks the primary key
             /// per range (PostgreSQL hashed a join on the grain column and compared every row
             /// with every bucket). `None` when there are no ranges.
             fn push_rows<'a>(
                 select: &str,
-                table: &str,
+                (table, group): (&str, &str),
+                columns: &[&str],
                 ranges: &'a [RowRange],
                 queues: &'a [String],
             ) -> Option<QueryBuilder<'a, $db>> {
@@ -68,9 +73,10 @@ macro_rules! sql_reports {
                     if n > 0 {
                         qb.push(" UNION ALL ");
                     }
+                    let columns: String = columns.iter().map(|c| format!(", t.{c}")).collect();
                     qb.push(format!(
-                        "SELECT b.i AS i, t.* FROM b{code} b JOIN {table} t ON t.grain = {code} \
-                         AND t.slot >= b.lo AND t.slot < b.hi"
+                        "SELECT b.i AS i, {group} AS grp{columns} FROM b{code} b JOIN {table} t \
+                         ON t.grain = {code} AND t.slot >= b.lo AND t.slot < b.hi"
                     ));
                     if !queues.is_empty() {
                         qb.push(" AND t.queue IN ");
@@ -105,15 +111,17 @@ macro_rules! sql_reports {
                     group_by: GroupBy,
                     queues: &[String],
                 ) -> Result<Vec<BucketFigures>> {
-                    let (table, column) = source(group_by);
-                    let select = format!("r.i AS bucket, {column} AS grp, {SUMS}");
-                    let Some(mut qb) = push_rows(&select, table, ranges, queues) else {
+                    let (table, group) = source(group_by);
+                    let select = format!("r.i AS bucket, r.grp AS grp, {SUMS}");
+                    let rows = (table, group.as_str());
+                    let figures: Vec<&str> = REPORT_COUNTERS
+                        .into_iter()
+                        .chain(REPORT_DURATIONS)
+                        .collect();
+                    let Some(mut qb) = push_rows(&select, rows, &figures, ranges, queues) else {
                         return Ok(Vec::new());
                     };
-                    qb.push(" GROUP BY r.i");
-                    if group_by != GroupBy::Nothing {
-                        qb.push(", ").push(&column);
-                    }
+                    qb.push(" GROUP BY r.i, r.grp");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| {
@@ -133,16 +141,14 @@ macro_rules! sql_reports {
                     group_by: GroupBy,
                     queues: &[String],
                 ) -> Result<Vec<(String, i64)>> {
-                    let (table, column) = source(group_by);
-                    let select = format!(
-                        "{column} AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog"
-                    );
-                    let Some(mut qb) = push_rows(&select, table, ranges, queues) else {
+                    let (table, group) = source(group_by);
+                    let select =
+                        "r.grp AS grp, CAST(COALESCE(SUM(r.backlog), 0) AS BIGINT) AS backlog";
+                    let rows = (table, group.as_str());
+                    let Some(mut qb) = push_rows(select, rows, &["backlog"], ranges, queues) else {
                         return Ok(Vec::new());
                     };
-                    if group_by != GroupBy::Nothing {
-                        qb.push(" GROUP BY ").push(&column);
-                    }
+                    qb.push(" GROUP BY r.grp");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     rows.iter()
                         .map(|row| Ok((row.text("grp")?, row.int("backlog")?)))

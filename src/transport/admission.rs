@@ -1,5 +1,6 @@
 //! Admission control, shared by gRPC (and grpc-web) and REST: calls in flight server-wide and
-//! per credential, open streams per credential, and an optional rate per credential. A call
+//! per credential, open streams per credential, an optional rate per credential, and
+//! connections per client address. A call
 //! past a limit is refused at once with a hint of when to retry, never queued: queued calls
 //! only make every other caller wait too.
 use crate::config::Limits;
@@ -32,6 +33,7 @@ pub struct Admission {
     max_in_flight: usize,
     calls: Counters,
     streams: Counters,
+    connections: Counters,
     rate: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -56,6 +58,7 @@ impl Admission {
                 "open streams",
                 Some(OPEN_STREAMS),
             ),
+            connections: Counters::new(limits.max_connections_per_address, "connections", None),
             rate,
         })
     }
@@ -95,6 +98,11 @@ impl Admission {
     /// Takes a place for one open stream of `credential`, held for the stream's life.
     pub fn admit_stream(&self, credential: Option<&str>) -> Result<Option<Counted>, Refused> {
         credential.map(|key| self.streams.take(key)).transpose()
+    }
+
+    /// Takes a place for one connection from `address`, held for the connection's life.
+    pub fn admit_connection(&self, address: std::net::IpAddr) -> Result<Counted, Refused> {
+        self.connections.take(&address.to_string())
     }
 
     /// Forgets rate state of credentials that have been quiet (run now and then).

@@ -3,6 +3,7 @@
 //! graceful drain on shutdown.
 use crate::config::{Limits, TlsIdentity};
 use crate::error::{Error, Result};
+use crate::transport::admission::Admission;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -71,6 +72,7 @@ pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: &Limits,
+    admission: &Admission,
     tls: Option<TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
@@ -83,7 +85,7 @@ pub async fn serve(
         .with_retries(3);
     tokio::pin!(stop);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -94,6 +96,14 @@ pub async fn serve(
                 }
             },
             _ = &mut stop => break,
+        };
+        // One address holds at most its share of connections: past it, closed at once.
+        let place = match admission.admit_connection(peer.ip()) {
+            Ok(place) => place,
+            Err(refused) => {
+                tracing::debug!(%peer, reason = %refused.reason, "connection refused");
+                continue;
+            }
         };
         // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and replies wait ~40 ms.
         let _ = tcp.set_nodelay(true);
@@ -107,6 +117,7 @@ pub async fn serve(
             graceful.watcher(),
         );
         tokio::spawn(async move {
+            let _place = place;
             let service = TowerToHyperService::new(router);
             match tls {
                 Some(tls) => {

@@ -630,3 +630,13 @@ pub async fn say(server: &TestServer, sub: &str, role: Role, room_id: &str, body
     });
     client.send_message(request).await.expect("send");
 }
+
+/// The address of a "casework listening" JSON log line (`casework serve --log-format json`).
+pub fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+    let entry: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = entry.get("fields")?;
+    if fields.get("message")?.as_str()? != "casework listening" {
+        return None;
+    }
+    fields.get("addr")?.as_str()?.parse().ok()
+}

@@ -9,7 +9,7 @@ mod reports;
 mod tickets;
 
 use crate::domain::Principal;
-use crate::error::{Error, SHOWN_TEXT, SHOWN_VIOLATIONS, clip};
+use crate::error::{Error, shown_violations};
 use crate::transport::auth::Authenticator;
 use std::sync::Arc;
 use tonic::{Code, Request, Status};
@@ -45,11 +45,8 @@ impl From<Error> for Status {
         };
         let mut details = ErrorDetails::new();
         if let Error::InvalidArgument(violations) = &error {
-            for violation in violations.iter().take(SHOWN_VIOLATIONS) {
-                details.add_bad_request_violation(
-                    clip(&violation.field, SHOWN_TEXT),
-                    clip(&violation.description, SHOWN_TEXT),
-                );
+            for violation in shown_violations(violations) {
+                details.add_bad_request_violation(violation.field, violation.description);
             }
         }
         details.set_error_info(error.reason(), "casework", std::collections::HashMap::new());
