@@ -46,14 +46,14 @@ pub enum Error {
 /// What an answer shows is bounded: errors echo what the caller sent, and gRPC carries them in
 /// headers, which clients cap (16 KiB is common; `grpc-message` percent-encodes every
 /// non-ASCII byte). At most this many violations are listed…
-pub const SHOWN_VIOLATIONS: usize = 10;
+const SHOWN_VIOLATIONS: usize = 10;
 /// …each field and description cut to this many bytes…
-pub const SHOWN_TEXT: usize = 256;
+const SHOWN_TEXT: usize = 256;
 /// …and a message to this many (the violations it lists end with "and N more").
-pub const SHOWN_MESSAGE: usize = 1024;
+const SHOWN_MESSAGE: usize = 1024;
 
 /// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
-pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
         return text.into();
     }

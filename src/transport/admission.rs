@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The gauge of streams open on this server (each holds its place until its body ends or its
 /// client is gone).
-pub const OPEN_STREAMS: &str = "casework_open_streams";
+const OPEN_STREAMS: &str = "casework_open_streams";
 
 /// How long a client refused for load is told to wait before retrying.
 const BUSY_RETRY: Duration = Duration::from_millis(100);
