@@ -17,6 +17,12 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The load generator's one token stands for many clients: admission limits above anything a
+# run puts in flight, so overload shows as latency rather than refusals. A script that wants
+# the server's defaults sets `admission=()` before sourcing this file.
+[ -v admission ] || admission=(--max-calls-in-flight 8192 --max-calls-per-principal 8192
+  --max-streams-per-principal 8192 --max-connections-per-address 16384)
+
 # start_server URL [REPLICAS]: serves URL on free loopback ports, from REPLICAS processes
 # (default 1; more only share a PostgreSQL database), all on core 0; sets server_pid (the
 # first of them), adds them to server_pids, sets target (the load generator's --addr, every replica) and
@@ -25,11 +31,8 @@ start_server() {
   local url=$1 replicas=${2:-1} first=${#server_pids[@]} port addrs=
   for i in $(seq 1 "$replicas"); do
     port=$(free_port)
-    # The load generator's one token stands for many clients: admission limits above
-    # anything a run puts in flight, so overload shows as latency rather than refusals.
     taskset -c 0 "$casework" serve --demo --listen "127.0.0.1:$port" --database-url "$url" \
-      --jwt-secret bench-secret-0123456789 --log warn \
-      --max-calls-in-flight 8192 --max-calls-per-principal 8192 --max-streams-per-principal 8192 --max-connections-per-address 16384 >"$work/server-$i.log" 2>&1 &
+      --jwt-secret bench-secret-0123456789 --log warn "${admission[@]}" >"$work/server-$i.log" 2>&1 &
     server_pids+=($!)
     for _ in $(seq 1 150); do
       curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

@@ -1,6 +1,6 @@
 //! `casework-bench` against a real server and a real store: every workload, both loop modes,
-//! several addresses, the HTTP/1.1 side-by-side client, the fan-out and the raw store baseline
-//! run and report calls without errors. (The figures
+//! several addresses, the HTTP/1.1 side-by-side client, the fan-out, the attacks and the raw
+//! store baseline run and report calls without errors. (The figures
 //! are BENCHMARKS.md's business; no timing is asserted here.)
 mod common;
 
@@ -100,6 +100,41 @@ async fn every_workload_runs_against_a_real_server() {
     .concat();
     let report = bench(&fanout, &token).await;
     assert!(calls(&report) >= 5, "{report}");
+
+    // The good client is served alone and under attack: a flood's connections are ended; an
+    // overload from another principal, past its share, is shed.
+    let attacker = server.token("flood-bot", Role::Service);
+    for (attack, extra) in [
+        ("rapid-reset", &["--attackers", "1"][..]),
+        (
+            "overload",
+            &[
+                "--overload-calls",
+                "300",
+                "--attack-token",
+                attacker.as_str(),
+            ][..],
+        ),
+    ] {
+        let args = [
+            &["abuse"],
+            &target[..],
+            &["--attack", attack, "--seconds", "0.3", "--rate", "50"],
+            extra,
+        ]
+        .concat();
+        let report = bench(&args, &token).await;
+        assert_eq!(report["attack"], attack);
+        assert!(calls(&report["alone"]) > 0, "{report}");
+        assert!(calls(&report["attacked"]) > 0, "{report}");
+        match attack {
+            "overload" => assert!(
+                report["attacks"]["calls"]["ResourceExhausted"].as_u64() > Some(0),
+                "{report}"
+            ),
+            _ => assert!(report["attacks"]["ended"].as_u64() > Some(0), "{report}"),
+        }
+    }
 
     let raw = format!("sqlite://{}", server.dir.path().join("raw.db").display());
     let store = [

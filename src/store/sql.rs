@@ -93,6 +93,10 @@ pub const REPORT_DURATIONS: [&str; 2] = ["first_reply", "resolution"];
 /// Rows of a report table written per statement (19 parameters each: well inside both
 /// databases' limits).
 pub const REPORT_ROWS_PER_STATEMENT: usize = 500;
+/// Report upserts of at most this many rows (what one change writes) are kept prepared on
+/// their connection; larger ones (compactions, each of another length) are prepared once and
+/// dropped, so they do not fill every connection's statement cache with long statements.
+pub const REPORT_ROWS_KEPT_PREPARED: usize = 16;
 
 /// The statement that adds rows to a report table, around its `VALUES` list: a new row is
 /// inserted, an existing one adds the counters and appends the duration lists.
@@ -671,7 +675,8 @@ macro_rules! sql_tx {
                                     ));
                             });
                             qb.push(&tail);
-                            let added = qb.build().execute(&mut *self.conn).await;
+                            let kept = part.len() <= $crate::store::sql::REPORT_ROWS_KEPT_PREPARED;
+                            let added = qb.build().persistent(kept).execute(&mut *self.conn).await;
                             self.check(added)?;
                         }
                     }

@@ -34,7 +34,9 @@ macro_rules! sql_reports {
             /// `r.grp` and the `columns` named (of `t`); one join per
             /// grain, each naming its grain as a constant so the database walks the primary key
             /// per range (PostgreSQL hashed a join on the grain column and compared every row
-            /// with every bucket). `None` when there are no ranges.
+            /// with every bucket). `None` when there are no ranges. Each report's number of
+            /// ranges makes its own statement: run unprepared (`persistent(false)`), not kept in
+            /// the connections' statement caches.
             fn push_rows<'a>(
                 select: &str,
                 (table, group): (&str, &str),
@@ -122,7 +124,11 @@ macro_rules! sql_reports {
                         return Ok(Vec::new());
                     };
                     qb.push(" GROUP BY r.i, r.grp");
-                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    let rows = qb
+                        .build()
+                        .persistent(false)
+                        .fetch_all(self.reader())
+                        .await?;
                     rows.iter()
                         .map(|row| {
                             Ok(BucketFigures {
@@ -149,7 +155,11 @@ macro_rules! sql_reports {
                         return Ok(Vec::new());
                     };
                     qb.push(" GROUP BY r.grp");
-                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    let rows = qb
+                        .build()
+                        .persistent(false)
+                        .fetch_all(self.reader())
+                        .await?;
                     rows.iter()
                         .map(|row| Ok((row.text("grp")?, row.int("backlog")?)))
                         .collect()

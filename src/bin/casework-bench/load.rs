@@ -44,7 +44,7 @@ struct Day {
 /// Agents the agent-day workload puts online in the queue.
 const DAY_AGENTS: usize = 20;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct Target {
     /// The server's gRPC address; several, comma-separated, spread the connections over
     /// replicas (the REST workload uses the first).
@@ -148,7 +148,7 @@ pub fn authorized<T>(bearer: &MetadataValue<Ascii>, body: T) -> tonic::Request<T
 }
 
 /// What every call of a run shares: connections, credentials, ticket ids.
-struct Caller {
+pub(crate) struct Caller {
     channels: Vec<Channel>,
     http: reqwest::Client,
     http_base: String,
@@ -165,7 +165,7 @@ struct Caller {
 }
 
 impl Caller {
-    async fn connect(target: &Target, slots: usize) -> Result<Caller> {
+    pub(crate) async fn connect(target: &Target, slots: usize) -> Result<Caller> {
         let channels = target.channels().await?;
         Ok(Caller {
             channels,
@@ -189,8 +189,12 @@ impl Caller {
         authorized(&self.bearer, body)
     }
 
+    pub(crate) fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
     /// Reads up to `limit` ticket ids of the queue (newest first).
-    async fn load_ids(&mut self, limit: usize) -> Result<()> {
+    pub(crate) async fn load_ids(&mut self, limit: usize) -> Result<()> {
         let mut client = TicketServiceClient::new(self.channel(0));
         let mut token = String::new();
         while self.ids.len() < limit {
@@ -501,7 +505,7 @@ async fn closed_loop(
 
 /// Calls started at `rate` per second on a fixed schedule; each latency runs from the call's
 /// scheduled start, so time spent waiting for a free slot (`concurrency` in flight) counts.
-async fn open_loop(
+pub(crate) async fn open_loop(
     caller: &Arc<Caller>,
     workload: Workload,
     concurrency: usize,

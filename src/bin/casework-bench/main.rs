@@ -11,10 +11,14 @@
 //!   or group-committed.
 //! - `seed`: creates tickets through the API (the scale curves' data).
 //! - `reports`: GetReport's latency over a store filled with a synthetic load.
+//! - `abuse`: a well-behaved client's latency alone and while the server is flooded (HTTP/2
+//!   rapid reset, CONTINUATION, oversized headers) or overloaded.
 //!
 //! Every run prints one JSON line (throughput, latency percentiles in milliseconds, errors);
 //! `bench/run.sh` pins the server and this tool to separate cores and collects the lines.
+mod abuse;
 mod fanout;
+mod h2raw;
 mod load;
 mod peer;
 mod report;
@@ -47,6 +51,8 @@ enum Command {
     Http(peer::HttpArgs),
     /// GetReport over a store filled with a synthetic load (N tickets over D days).
     Reports(reports::ReportsArgs),
+    /// A good client's GetTicket latency alone and while the server is attacked.
+    Abuse(abuse::AbuseArgs),
 }
 
 #[tokio::main]
@@ -59,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Seed(args) => load::seed(args).await,
         Command::Http(args) => peer::run(args).await,
         Command::Reports(args) => reports::run(args).await,
+        Command::Abuse(args) => abuse::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A well-behaved client under attack: its GetTicket latency (200 calls/s, open loop) alone and
+# during each attack — an HTTP/2 rapid-reset flood, a CONTINUATION flood, oversized header
+# lists (4 attacking connections each, every attack repeated as soon as the server ends it),
+# and an overload (2,048 calls kept in flight by one other principal, four times the server's
+# default --max-calls-in-flight) — with the server's resident memory before and at its peak.
+# The server runs on its default limits, on core 0, a fresh database of 1,000 tickets per
+# attack; the clients on core 1. One JSON line per attack, also in bench/results/abuse.jsonl.
+#
+#   bench/abuse.sh                  # 10 s alone + 10 s attacked, per attack
+#   ABUSE_SECONDS=60 bench/abuse.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${ABUSE_SECONDS:-10}
+admission=()
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+out=bench/results/abuse.jsonl
+: >"$out"
+for attack in rapid-reset continuation headers overload; do
+  url="sqlite://$work/abuse-$attack.db"
+  start_server "$url"
+  attacker=$("$casework" token --sub flood-bot --role service \
+    --jwt-secret bench-secret-0123456789 --database-url "$url")
+  taskset -c 1 "$bench" seed "${target[@]}" --tickets 1000 >/dev/null
+  before=$(servers_rss_mib)
+  taskset -c 1 "$bench" abuse "${target[@]}" --attack "$attack" --seconds "$seconds" \
+    --attack-token "$attacker" >"$work/abuse.json" &
+  run=$!
+  peak=$before
+  while kill -0 "$run" 2>/dev/null; do
+    peak=$(awk -v a="$peak" -v b="$(servers_rss_mib)" 'BEGIN { print (b > a) ? b : a }')
+    sleep 0.5
+  done
+  wait "$run"
+  jq -c --argjson before "$before" --argjson peak "$peak" \
+    '. + {rss_mib_before: $before, rss_mib_peak: $peak}' "$work/abuse.json" | tee -a "$out"
+  kill "${server_pids[@]}"
+  wait "${server_pids[@]}" 2>/dev/null || true
+  server_pids=()
+done
