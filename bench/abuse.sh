@@ -3,9 +3,11 @@
 # during each attack — an HTTP/2 rapid-reset flood, a CONTINUATION flood, oversized header
 # lists (4 attacking connections each, every attack repeated as soon as the server ends it),
 # and an overload (2,048 calls kept in flight by one other principal, four times the server's
-# default --max-calls-in-flight) — with the server's resident memory before and at its peak.
-# The server runs on its default limits, on core 0, a fresh database of 1,000 tickets per
-# attack; the clients on core 1. One JSON line per attack, also in bench/results/abuse.jsonl.
+# default --max-calls-in-flight), once on the default limits and once with a rate limit of
+# 1,000 calls/s per principal — with the server's resident memory before and at its peak.
+# The server runs on core 0, a fresh database of 1,000 tickets per attack; the clients on
+# core 1. One JSON line per attack (`server_args`: the limits set beyond the defaults), also in
+# bench/results/abuse.jsonl.
 #
 #   bench/abuse.sh                  # 10 s alone + 10 s attacked, per attack
 #   ABUSE_SECONDS=60 bench/abuse.sh
@@ -17,25 +19,32 @@ admission=()
 . bench/lib.sh
 out=bench/results/abuse.jsonl
 : >"$out"
-for attack in rapid-reset continuation headers overload; do
-  url="sqlite://$work/abuse-$attack.db"
+for run in rapid-reset continuation headers overload overload-rate-limited; do
+  attack=${run%-rate-limited}
+  url="sqlite://$work/abuse-$run.db"
+  admission=()
   start_server "$url"
+  taskset -c 1 "$bench" seed "${target[@]}" --tickets 1000 >/dev/null
+  if [ "$run" != "$attack" ]; then
+    # The same database, served again with the rate limit (the seeding would have hit it).
+    stop_servers
+    admission=(--rate-limit-per-second 1000)
+    start_server "$url"
+  fi
   attacker=$("$casework" token --sub flood-bot --role service \
     --jwt-secret bench-secret-0123456789 --database-url "$url")
-  taskset -c 1 "$bench" seed "${target[@]}" --tickets 1000 >/dev/null
   before=$(servers_rss_mib)
   taskset -c 1 "$bench" abuse "${target[@]}" --attack "$attack" --seconds "$seconds" \
     --attack-token "$attacker" >"$work/abuse.json" &
-  run=$!
+  load=$!
   peak=$before
-  while kill -0 "$run" 2>/dev/null; do
+  while kill -0 "$load" 2>/dev/null; do
     peak=$(awk -v a="$peak" -v b="$(servers_rss_mib)" 'BEGIN { print (b > a) ? b : a }')
     sleep 0.5
   done
-  wait "$run"
-  jq -c --argjson before "$before" --argjson peak "$peak" \
-    '. + {rss_mib_before: $before, rss_mib_peak: $peak}' "$work/abuse.json" | tee -a "$out"
-  kill "${server_pids[@]}"
-  wait "${server_pids[@]}" 2>/dev/null || true
-  server_pids=()
+  wait "$load"
+  jq -c --argjson before "$before" --argjson peak "$peak" --arg args "${admission[*]}" \
+    '. + {server_args: $args, rss_mib_before: $before, rss_mib_peak: $peak}' "$work/abuse.json" |
+    tee -a "$out"
+  stop_servers
 done

@@ -47,6 +47,13 @@ start_server() {
   target=(--addr "$addrs")
 }
 
+# stop_servers: stops the servers start_server started.
+stop_servers() {
+  kill "${server_pids[@]}"
+  wait "${server_pids[@]}" 2>/dev/null || true
+  server_pids=()
+}
+
 # servers_rss_mib: the resident memory of the running server processes, summed.
 servers_rss_mib() {
   ps -o rss= -p "$(IFS=,; echo "${server_pids[*]}")" | awk '{ kib += $1 } END { printf "%.1f", kib / 1024 }'

@@ -52,13 +52,18 @@ impl RunningServer {
     }
 }
 
-/// The metrics in Prometheus text, with the tasks alive in the runtime as of now (a gauge
-/// that shows whether the tasks of streams and connections end when their clients go).
+/// The metrics in Prometheus text, with two gauges read as of now: the tasks alive in the
+/// runtime (whether the tasks of streams and connections end when their clients go) and the
+/// memory SQLite holds (page caches and prepared statements, bounded per connection; 0 on
+/// PostgreSQL), which tells its share of the resident memory from the server's own.
 fn render_metrics() -> String {
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
     metrics::gauge!("casework_tasks").set(tasks as f64);
+    // SAFETY: takes no arguments and only reads SQLite's allocator statistics (thread-safe).
+    let sqlite = unsafe { libsqlite3_sys::sqlite3_memory_used() };
+    metrics::gauge!("casework_sqlite_memory_bytes").set(sqlite as f64);
     prometheus().render()
 }
 

@@ -141,6 +141,17 @@ async fn metrics_count_grpc_calls(backend: Backend) {
         ),
         "no latency histogram count for CreateTicket in:\n{text}"
     );
+    // SQLite's share of the memory: what its connections hold (process-wide, so on
+    // PostgreSQL the other tests' SQLite servers may count too: only present there).
+    let sqlite: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("casework_sqlite_memory_bytes "))
+        .expect("the SQLite memory gauge")
+        .parse()
+        .expect("a number");
+    if backend == Backend::Sqlite {
+        assert!(sqlite > 0.0, "SQLite holds memory while serving: {sqlite}");
+    }
     server.stop().await;
 }
 }

@@ -62,6 +62,9 @@ struct Attacks {
     /// Overload calls by outcome (`OK`, `RESOURCE_EXHAUSTED`, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     calls: BTreeMap<String, u64>,
+    /// Overload: the first message of each refusal, by outcome.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    messages: BTreeMap<String, String>,
     /// Overload: the p99 and the slowest of the refusals (time to shed), and the slowest call
     /// of any outcome (against its deadline).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,9 +149,9 @@ pub async fn run(args: AbuseArgs) -> Result<()> {
                         let began = Instant::now();
                         let outcome = client.get_ticket(request).await;
                         let took = began.elapsed();
-                        let code = match &outcome {
-                            Ok(_) => tonic::Code::Ok,
-                            Err(status) => status.code(),
+                        let (code, message) = match &outcome {
+                            Ok(_) => (tonic::Code::Ok, None),
+                            Err(status) => (status.code(), Some(status.message())),
                         };
                         let mut shed = shed.lock().expect("not poisoned");
                         shed.1 = shed.1.max(took);
@@ -158,6 +161,12 @@ pub async fn run(args: AbuseArgs) -> Result<()> {
                         drop(shed);
                         let mut attacks = attacks.lock().expect("not poisoned");
                         *attacks.calls.entry(format!("{code:?}")).or_default() += 1;
+                        if let Some(message) = message {
+                            attacks
+                                .messages
+                                .entry(format!("{code:?}"))
+                                .or_insert_with(|| message.to_string());
+                        }
                     }
                 });
             }
