@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/scale.sh (sourced, from the repository root): builds the
+# Shared by the bench/*.sh scripts (sourced, from the repository root): builds the
 # release binaries, and starts `casework serve --demo` (one or more replicas) pinned to core 0
 # with an admin token for the load generator.
 cargo build --release --bins
@@ -20,7 +20,7 @@ free_port() {
 # The load generator's one token stands for many clients: admission limits above anything a
 # run puts in flight, so overload shows as latency rather than refusals. A script that wants
 # the server's defaults sets `admission=()` before sourcing this file.
-[ -v admission ] || admission=(--max-calls-in-flight 8192 --max-calls-per-principal 8192
+declare -p admission >/dev/null 2>&1 || admission=(--max-calls-in-flight 8192 --max-calls-per-principal 8192
   --max-streams-per-principal 8192 --max-connections-per-address 16384)
 
 # start_server URL [REPLICAS]: serves URL on free loopback ports, from REPLICAS processes

@@ -57,9 +57,10 @@ pub struct AbuseArgs {
 struct Attacks {
     /// Flood connections the server ended (GOAWAY or closed).
     ended: u64,
-    /// Flood connections it did not end (still open when the period was over) or served.
+    /// Flood connections it did not end or that could not connect, including the last ones,
+    /// cut off at the end of the period.
     not_ended: u64,
-    /// Overload calls by outcome (`OK`, `RESOURCE_EXHAUSTED`, …).
+    /// Overload calls by outcome (`Ok`, `ResourceExhausted`, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     calls: BTreeMap<String, u64>,
     /// Overload: the first message of each refusal, by outcome.
@@ -188,7 +189,8 @@ pub async fn run(args: AbuseArgs) -> Result<()> {
             let kind = match flood {
                 Flood::RapidReset => Attack::RapidReset,
                 Flood::Continuation => Attack::Continuation,
-                _ => Attack::Headers,
+                Flood::Headers => Attack::Headers,
+                Flood::Overload => unreachable!("handled above"),
             };
             let addr: SocketAddr = args
                 .target

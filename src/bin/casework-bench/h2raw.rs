@@ -16,7 +16,7 @@ const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 
 /// The attacks, each on one connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attack {
     /// Streams opened and at once cancelled (CVE-2023-44487).
     RapidReset,
@@ -78,7 +78,7 @@ fn request_block(authority: &str) -> Vec<u8> {
 /// reset, or a header block continued by up to `streams` CONTINUATION frames, or one
 /// oversized header list) and reads until the server ends it: true if it sent GOAWAY or
 /// closed the connection (or, for the oversized list, reset its stream), false if it served
-/// the oversized list or never ended the flood.
+/// the oversized list. A flood the server never ends never returns: callers bound it.
 pub async fn attack(addr: SocketAddr, attack: Attack, streams: u32) -> std::io::Result<bool> {
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.write_all(PREFACE).await?;
