@@ -447,6 +447,40 @@ async fn concurrent_creates_with_one_key_make_one_ticket(backend: Backend) {
     store.close().await;
 }
 
+/// Requeueing an agent's tickets when it goes offline runs after its status change commits;
+/// if the agent is receiving again by then (a later status change won), it keeps its tickets,
+/// or waiting tickets would wait beside an agent with room that nothing refills.
+async fn a_requeue_that_lost_to_a_return_online_keeps_the_tickets(backend: Backend) {
+    let database = database(backend).await;
+    let store = store::connect(&database.url).await.expect("store");
+    let mut ana = agent("ana@example.com", &["q"], &[]);
+    store.upsert_agent(&ana).await.expect("agent");
+    let Created::New(waiting, _) = create(&store, ticket(None)).await.expect("create") else {
+        panic!("a new ticket");
+    };
+    let now = waiting.created_at;
+    let requeue = || {
+        store.write(move |tx| {
+            Box::pin(async move { write::requeue(tx, "ana@example.com", &["chat".into()], now).await })
+        })
+    };
+    let routed = store
+        .write(move |tx| Box::pin(async move { write::fill(tx, "ana@example.com", now).await }))
+        .await
+        .expect("fill");
+    assert_eq!(routed.len(), 1, "ana takes the waiting ticket");
+    assert!(requeue().await.expect("requeue").is_empty(), "ana is online: nothing requeued");
+    ana.status = "offline".into();
+    store
+        .set_agent_status(&ana, "online", "tester")
+        .await
+        .expect("offline");
+    let requeued = requeue().await.expect("requeue");
+    assert_eq!(requeued.len(), 1, "offline: the ticket goes back");
+    assert_eq!(requeued[0].0.status, TicketStatus::Created);
+    store.close().await;
+}
+
 /// An agent's queues and languages live in tables of their own: they come back in the order
 /// given, `list_agents` filters on them, routing reads them, and an upsert replaces them.
 async fn agent_lists_round_trip_and_filter_through_their_tables(backend: Backend) {

@@ -176,7 +176,8 @@ pub async fn fill(tx: &mut dyn Tx, agent_id: &str, now: Time) -> Result<Vec<Rout
     }
 }
 
-/// Puts the agent's assigned tickets of `channels` back in their queues (REQUEUED).
+/// Puts the agent's assigned tickets of `channels` back in their queues (REQUEUED), unless
+/// the agent is receiving again by now (a later status change won the race): it keeps them.
 pub async fn requeue(
     tx: &mut dyn Tx,
     agent_id: &str,
@@ -184,6 +185,13 @@ pub async fn requeue(
     now: Time,
 ) -> Result<Vec<Routed>> {
     let mut routed = Vec::new();
+    let load = tx
+        .agent_loads_for_update(Agents::One(agent_id))
+        .await?
+        .pop();
+    if load.is_some_and(|load| load.receiving) {
+        return Ok(routed);
+    }
     for ticket in tx.assigned_tickets(agent_id).await? {
         if channels.contains(&ticket.channel) {
             let transition = Transition::Requeue {
