@@ -11,24 +11,27 @@
 #
 #   bench/abuse.sh                  # 10 s alone + 10 s attacked, per attack
 #   ABUSE_SECONDS=60 bench/abuse.sh
+#   ABUSE_RUNS=overload ABUSE_SERVER_ARGS="--max-calls-running 64" bench/abuse.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${ABUSE_SECONDS:-10}
+read -r -a runs <<<"${ABUSE_RUNS:-rapid-reset continuation headers overload overload-rate-limited}"
+read -r -a extra <<<"${ABUSE_SERVER_ARGS:-}"
 admission=()
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-out=bench/results/abuse.jsonl
+out=${ABUSE_OUT:-bench/results/abuse.jsonl}
 : >"$out"
-for run in rapid-reset continuation headers overload overload-rate-limited; do
+for run in "${runs[@]}"; do
   attack=${run%-rate-limited}
   url="sqlite://$work/abuse-$run.db"
-  admission=()
+  admission=("${extra[@]}")
   start_server "$url"
   taskset -c 1 "$bench" seed "${target[@]}" --tickets 1000 >/dev/null
   if [ "$run" != "$attack" ]; then
     # The same database, served again with the rate limit (the seeding would have hit it).
     stop_servers
-    admission=(--rate-limit-per-second 1000)
+    admission=("${extra[@]}" --rate-limit-per-second 1000)
     start_server "$url"
   fi
   attacker=$("$casework" token --sub flood-bot --role service \

@@ -312,6 +312,10 @@ pub struct LimitArgs {
     /// Calls in flight per credential (bearer token); past it RESOURCE_EXHAUSTED / 429.
     #[arg(long, env = "CASEWORK_MAX_CALLS_PER_PRINCIPAL", default_value_t = 128)]
     pub max_calls_per_principal: usize,
+    /// Admitted calls running at once; the others wait for a place, given in turn by
+    /// credential, so one caller's many calls do not queue ahead of another caller's one.
+    #[arg(long, env = "CASEWORK_MAX_CALLS_RUNNING", default_value_t = 64)]
+    pub max_calls_running: usize,
     /// Open live streams per credential; past it RESOURCE_EXHAUSTED.
     #[arg(
         long,
@@ -363,6 +367,7 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     pub max_calls_in_flight: usize,
     pub max_calls_per_principal: usize,
+    pub max_calls_running: usize,
     pub max_streams_per_principal: usize,
     pub max_connections_per_address: usize,
     /// Calls per second per credential; 0 is no limit.
@@ -383,6 +388,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             max_calls_in_flight: 512,
             max_calls_per_principal: 128,
+            max_calls_running: 64,
             max_streams_per_principal: 1024,
             max_connections_per_address: 2048,
             rate_limit_per_second: 0,
@@ -400,6 +406,7 @@ impl LimitArgs {
             || self.handshake_timeout_secs == 0
             || self.max_calls_in_flight == 0
             || self.max_calls_per_principal == 0
+            || self.max_calls_running == 0
             || self.max_streams_per_principal == 0
             || self.max_connections_per_address == 0
             || self.rate_limit_burst == 0
@@ -418,6 +425,7 @@ impl LimitArgs {
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             max_calls_in_flight: self.max_calls_in_flight,
             max_calls_per_principal: self.max_calls_per_principal,
+            max_calls_running: self.max_calls_running,
             max_streams_per_principal: self.max_streams_per_principal,
             max_connections_per_address: self.max_connections_per_address,
             rate_limit_per_second: self.rate_limit_per_second,

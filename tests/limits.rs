@@ -1,8 +1,8 @@
 //! The server's own limits, each at its edge: deadlines (the client's and the server's) answer
-//! DEADLINE_EXCEEDED and drop the call's write; admission control refuses at once with a time
-//! to retry; malformed gRPC requests are the client's fault, never INTERNAL; HTTP/1.1 has the
-//! same header limit as HTTP/2; connections that say nothing are closed; a live stream whose
-//! client reads nothing is ended and resumes from its last event.
+//! DEADLINE_EXCEEDED and drop the call's write; admission control refuses (never queues) with
+//! a time to retry; malformed gRPC requests are the client's fault, never INTERNAL; HTTP/1.1
+//! has the same header limit as HTTP/2; connections that say nothing are closed; a live stream
+//! whose client reads nothing is ended and resumes from its last event.
 #[macro_use]
 mod common;
 
@@ -365,7 +365,7 @@ async fn until_refused(client: &mut Tickets, id: &str) -> tonic::Status {
 }
 
 #[tokio::test]
-async fn calls_past_the_per_credential_limit_are_refused_at_once_with_a_time_to_retry() {
+async fn calls_past_the_per_credential_limit_are_refused_with_a_time_to_retry() {
     let server = TestServer::start_with(limits(|l| l.max_calls_per_principal = 1)).await;
     let mut admin = server.admin().await;
     let ticket = admin.create(new_ticket("cust-1")).await.expect("create");

@@ -1,16 +1,21 @@
 //! Admission control, shared by gRPC (and grpc-web) and REST: calls in flight server-wide and
 //! per credential, open streams per credential, an optional rate per credential, and
-//! connections per client address. A call
-//! past a limit is refused at once with a hint of when to retry, never queued: queued calls
-//! only make every other caller wait too.
+//! connections per client address. A call past a limit is refused with a hint of when to
+//! retry, never queued: queued calls only make every other caller wait too. The refusal is
+//! sent once that hint has passed (within the call's deadline), so a client retrying at once
+//! still retries no faster than it was asked to: refusing costs the server little.
+//!
+//! Admitted calls then take turns to run: at most `max_calls_running` at once, the next
+//! free place going to the credentials waiting in turn, so a caller with a hundred calls
+//! admitted makes another caller's one call wait for one place, not for its hundred.
 use crate::config::Limits;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// The gauge of streams open on this server (each holds its place until its body ends or its
 /// client is gone).
@@ -18,6 +23,15 @@ const OPEN_STREAMS: &str = "casework_open_streams";
 
 /// How long a client refused for load is told to wait before retrying.
 const BUSY_RETRY: Duration = Duration::from_millis(100);
+
+/// The longest a refusal is held back while its credential has few refusals waiting (a rate
+/// limit may ask for longer).
+const HOLD_MAX: Duration = Duration::from_millis(250);
+
+/// How long a refusal is held back once its credential has as many refusals waiting as it
+/// may have calls in flight: a client that retries at once, many calls at a time, is slowed
+/// to a few calls a second per call it keeps open.
+const HOLD_LONG: Duration = Duration::from_secs(1);
 
 /// Why a call was refused, and when to try again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +49,16 @@ pub struct Admission {
     streams: Counters,
     connections: Counters,
     rate: Option<DefaultKeyedRateLimiter<String>>,
+    turns: Arc<Turns>,
+    /// Refusals being held back per credential, before they are held longer.
+    held: Counters,
 }
 
 /// A call's place: held until its answer is ready.
 pub struct Admitted {
     _server: OwnedSemaphorePermit,
     _caller: Option<Counted>,
+    credential: String,
 }
 
 impl Admission {
@@ -60,6 +78,8 @@ impl Admission {
             ),
             connections: Counters::new(limits.max_connections_per_address, "connections", None),
             rate,
+            turns: Arc::new(Turns::new(limits.max_calls_running)),
+            held: Counters::new(limits.max_calls_per_principal, "refusals held", None),
         })
     }
 
@@ -92,7 +112,46 @@ impl Admission {
         Ok(Admitted {
             _server: server,
             _caller: caller,
+            credential: credential.unwrap_or_default().to_string(),
         })
+    }
+
+    /// Waits for the admitted call's turn to run; it runs while the place is held.
+    pub async fn turn(&self, admitted: &Admitted) -> Running {
+        self.turns.take(&admitted.credential).await
+    }
+
+    /// Waits until a refused caller may retry (at most `HOLD_MAX`, or `HOLD_LONG` while its
+    /// `credential` has many refusals waiting; never more than half of the call's `deadline`,
+    /// so the refusal still arrives well within it), then returns the refusal to send.
+    pub async fn hold(
+        &self,
+        refused: Refused,
+        credential: Option<&str>,
+        deadline: Option<Duration>,
+    ) -> Refused {
+        let (hold, place) = self.hold_for(&refused, credential, deadline);
+        tokio::time::sleep(hold).await;
+        drop(place);
+        refused
+    }
+
+    /// How long [`Admission::hold`] holds a refusal, and its place among the credential's
+    /// refusals held briefly (none once there are as many as it may have calls in flight).
+    fn hold_for(
+        &self,
+        refused: &Refused,
+        credential: Option<&str>,
+        deadline: Option<Duration>,
+    ) -> (Duration, Option<Counted>) {
+        let (hold, place) = match credential.map(|key| self.held.take(key)).transpose() {
+            Ok(place) => (refused.retry_after.min(HOLD_MAX), place),
+            Err(_) => (HOLD_LONG, None),
+        };
+        (
+            deadline.map_or(hold, |deadline| hold.min(deadline / 2)),
+            place,
+        )
     }
 
     /// Takes a place for one open stream of `credential`, held for the stream's life.
@@ -179,6 +238,121 @@ impl Drop for Counted {
     }
 }
 
+/// The places for calls running at once, given in turn to the credentials waiting for one.
+/// There are free places only while nobody waits.
+struct Turns {
+    state: Mutex<TurnState>,
+}
+
+struct TurnState {
+    free: usize,
+    /// Each credential's waiting calls, first come first.
+    waiting: HashMap<String, VecDeque<oneshot::Sender<()>>>,
+    /// The credentials with calls waiting, whose turn is next first.
+    order: VecDeque<String>,
+}
+
+/// A running call's place, passed to the next in turn when dropped.
+pub struct Running {
+    turns: Arc<Turns>,
+}
+
+impl Turns {
+    fn new(places: usize) -> Turns {
+        Turns {
+            state: Mutex::new(TurnState {
+                free: places,
+                waiting: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn take(self: &Arc<Self>, credential: &str) -> Running {
+        let receiver = {
+            let mut state = self.lock();
+            if state.free > 0 {
+                state.free -= 1;
+                return Running {
+                    turns: self.clone(),
+                };
+            }
+            let (sender, receiver) = oneshot::channel();
+            match state.waiting.get_mut(credential) {
+                Some(queue) => queue.push_back(sender),
+                None => {
+                    state
+                        .waiting
+                        .insert(credential.to_string(), VecDeque::from([sender]));
+                    state.order.push_back(credential.to_string());
+                }
+            }
+            receiver
+        };
+        let mut waiting = Waiting {
+            receiver,
+            turns: self.clone(),
+            given: false,
+        };
+        // The sender lives in the state until it is sent (or the server is gone).
+        let _ = (&mut waiting.receiver).await;
+        waiting.given = true;
+        Running {
+            turns: self.clone(),
+        }
+    }
+
+    /// Passes a place to the first waiting call of the credential whose turn it is, or frees
+    /// it when nobody waits (calls that stopped waiting are skipped).
+    fn give_back(&self) {
+        let mut state = self.lock();
+        while let Some(credential) = state.order.pop_front() {
+            let Some(queue) = state.waiting.get_mut(&credential) else {
+                continue;
+            };
+            let next = queue.pop_front();
+            if queue.is_empty() {
+                state.waiting.remove(&credential);
+            } else {
+                state.order.push_back(credential);
+            }
+            if next.is_some_and(|sender| sender.send(()).is_ok()) {
+                return;
+            }
+        }
+        state.free += 1;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.turns.give_back();
+    }
+}
+
+/// A call waiting for its turn; if it stops waiting just as its place came, the place goes
+/// on to the next.
+struct Waiting {
+    receiver: oneshot::Receiver<()>,
+    turns: Arc<Turns>,
+    given: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if !self.given {
+            self.receiver.close();
+            if self.receiver.try_recv().is_ok() {
+                self.turns.give_back();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +361,7 @@ mod tests {
         Limits {
             max_calls_in_flight: in_flight,
             max_calls_per_principal: per_principal,
+            max_calls_running: 1,
             max_streams_per_principal: 1,
             rate_limit_per_second: rate,
             rate_limit_burst: 2,
@@ -231,5 +406,97 @@ mod tests {
         admission
             .admit(Some("agent:b"))
             .expect("another credential");
+    }
+
+    type Wait = std::pin::Pin<Box<dyn Future<Output = Running> + Send>>;
+
+    fn wait(turns: &Arc<Turns>, credential: &'static str) -> Wait {
+        let turns = turns.clone();
+        Box::pin(async move { turns.take(credential).await })
+    }
+
+    /// Polls each waiting call once: which have their place.
+    fn ready(waits: &mut [Wait]) -> Vec<Option<Running>> {
+        use futures::FutureExt;
+        let mut context = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        waits
+            .iter_mut()
+            .map(|wait| match wait.poll_unpin(&mut context) {
+                std::task::Poll::Ready(running) => Some(running),
+                std::task::Poll::Pending => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_credential_with_calls_waiting_lets_another_go_next() {
+        let turns = Arc::new(Turns::new(1));
+        let first = turns.take("a").await;
+        let mut waits = vec![wait(&turns, "a"), wait(&turns, "a"), wait(&turns, "b")];
+        assert!(ready(&mut waits).iter().all(Option::is_none), "all wait");
+        drop(first);
+        let mut running = ready(&mut waits[..1]);
+        let second = running
+            .pop()
+            .flatten()
+            .expect("a's first waiting call runs");
+        assert!(ready(&mut waits[1..]).iter().all(Option::is_none));
+        drop(second);
+        let mut running = ready(&mut waits[2..]);
+        let third = running.pop().flatten().expect("b's turn before a's second");
+        assert!(ready(&mut waits[1..2])[0].is_none(), "a waits for b");
+        drop(third);
+        assert!(ready(&mut waits[1..2])[0].is_some(), "then a again");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_stops_waiting_passes_its_place_on() {
+        let turns = Arc::new(Turns::new(1));
+        let first = turns.take("a").await;
+        let mut waits = vec![wait(&turns, "a"), wait(&turns, "b")];
+        assert!(ready(&mut waits).iter().all(Option::is_none));
+        drop(first);
+        // a's call got the place but left before it ran: b runs instead.
+        let gone = waits.remove(0);
+        drop(gone);
+        let running = ready(&mut waits).pop().flatten().expect("b runs");
+        drop(running);
+        drop(waits);
+        // Every place is back: one runs at once, the next waits.
+        let _one = turns.take("c").await;
+        assert!(ready(&mut [wait(&turns, "d")])[0].is_none());
+    }
+
+    #[test]
+    fn refusals_are_held_until_the_retry_and_longer_for_a_credential_with_many_held() {
+        let admission = Admission::new(&limits(3, 2, 0));
+        let refused = Refused {
+            server_wide: false,
+            reason: "busy".into(),
+            retry_after: BUSY_RETRY,
+        };
+        let (first, _a1) = admission.hold_for(&refused, Some("agent:a"), None);
+        let (second, _a2) = admission.hold_for(&refused, Some("agent:a"), None);
+        assert_eq!((first, second), (BUSY_RETRY, BUSY_RETRY));
+        let (third, none) = admission.hold_for(&refused, Some("agent:a"), None);
+        assert_eq!(third, HOLD_LONG, "a has as many held as it may have calls");
+        assert!(none.is_none());
+        let (short, _) =
+            admission.hold_for(&refused, Some("agent:a"), Some(Duration::from_millis(400)));
+        assert_eq!(
+            short,
+            Duration::from_millis(200),
+            "half the deadline at most"
+        );
+        let (other, _b) = admission.hold_for(&refused, Some("agent:b"), None);
+        assert_eq!(other, BUSY_RETRY, "b is held as briefly as a was");
+        drop(_a1);
+        let (again, _) = admission.hold_for(&refused, Some("agent:a"), None);
+        assert_eq!(again, BUSY_RETRY, "a's place came back");
+        let slow = Refused {
+            retry_after: Duration::from_secs(5),
+            ..refused
+        };
+        assert_eq!(admission.hold_for(&slow, None, None).0, HOLD_MAX);
     }
 }

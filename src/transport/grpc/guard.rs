@@ -107,15 +107,27 @@ impl Guard {
         let (admitted, stream) = if request.uri().path().starts_with("/casework.") {
             let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
             let credential = self.auth.credential(authorization);
-            let admitted = self
-                .admission
-                .admit(credential.as_deref())
-                .map_err(refused)?;
+            let admitted = match self.admission.admit(credential.as_deref()) {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    return Err(refused(
+                        self.admission
+                            .hold(refusal, credential.as_deref(), Some(deadline))
+                            .await,
+                    ));
+                }
+            };
             let stream = match shape.server_streaming {
-                true => self
-                    .admission
-                    .admit_stream(credential.as_deref())
-                    .map_err(refused)?,
+                true => match self.admission.admit_stream(credential.as_deref()) {
+                    Ok(place) => place,
+                    Err(refusal) => {
+                        return Err(refused(
+                            self.admission
+                                .hold(refusal, credential.as_deref(), Some(deadline))
+                                .await,
+                        ));
+                    }
+                },
                 false => None,
             };
             (Some(admitted), stream)
@@ -123,6 +135,10 @@ impl Guard {
             (None, None)
         };
         let call = async {
+            let _running = match &admitted {
+                Some(admitted) => Some(self.admission.turn(admitted).await),
+                None => None,
+            };
             let request = match shape.client_streaming {
                 true => request,
                 false => self.one_message(request, compressed).await?,

@@ -85,8 +85,12 @@ async fn admit(
         .and_then(|v| v.to_str().ok());
     let credential = auth.credential(authorization);
     match admission.admit(credential.as_deref()) {
-        Ok(_admitted) => next.run(request).await,
+        Ok(admitted) => {
+            let _running = admission.turn(&admitted).await;
+            next.run(request).await
+        }
         Err(refused) => {
+            let refused = admission.hold(refused, credential.as_deref(), None).await;
             let status = match refused.server_wide {
                 true => StatusCode::SERVICE_UNAVAILABLE,
                 false => StatusCode::TOO_MANY_REQUESTS,
