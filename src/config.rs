@@ -312,8 +312,9 @@ pub struct LimitArgs {
     /// Calls in flight per credential (bearer token); past it RESOURCE_EXHAUSTED / 429.
     #[arg(long, env = "CASEWORK_MAX_CALLS_PER_PRINCIPAL", default_value_t = 128)]
     pub max_calls_per_principal: usize,
-    /// Admitted calls running at once; the others wait for a place, given in turn by
-    /// credential, so one caller's many calls do not queue ahead of another caller's one.
+    /// Admitted calls running at once, at most half for one credential; the others wait for
+    /// a place, given in turn by credential, so one caller's many (or slow) calls do not
+    /// queue ahead of another caller's one.
     #[arg(long, env = "CASEWORK_MAX_CALLS_RUNNING", default_value_t = 64)]
     pub max_calls_running: usize,
     /// Open live streams per credential; past it RESOURCE_EXHAUSTED.

@@ -185,6 +185,8 @@ pub async fn requeue(
     now: Time,
 ) -> Result<Vec<Routed>> {
     let mut routed = Vec::new();
+    // The tickets first, then the agent: the order every write takes rows in.
+    let tickets = tx.assigned_tickets(agent_id).await?;
     let load = tx
         .agent_loads_for_update(Agents::One(agent_id))
         .await?
@@ -192,7 +194,7 @@ pub async fn requeue(
     if load.is_some_and(|load| load.receiving) {
         return Ok(routed);
     }
-    for ticket in tx.assigned_tickets(agent_id).await? {
+    for ticket in tickets {
         if channels.contains(&ticket.channel) {
             let transition = Transition::Requeue {
                 reason: format!("{agent_id} went offline"),

@@ -1,13 +1,15 @@
 //! Admission control, shared by gRPC (and grpc-web) and REST: calls in flight server-wide and
 //! per credential, open streams per credential, an optional rate per credential, and
 //! connections per client address. A call past a limit is refused with a hint of when to
-//! retry, never queued: queued calls only make every other caller wait too. The refusal is
+//! retry, never queued for a place in flight: queued calls only make every other caller wait
+//! too. The refusal is
 //! sent once that hint has passed (within the call's deadline), so a client retrying at once
 //! still retries no faster than it was asked to: refusing costs the server little.
 //!
-//! Admitted calls then take turns to run: at most `max_calls_running` at once, the next
-//! free place going to the credentials waiting in turn, so a caller with a hundred calls
-//! admitted makes another caller's one call wait for one place, not for its hundred.
+//! Admitted calls then take turns to run: at most `max_calls_running` at once, half of them
+//! at most for one credential, the next free place going to the credentials waiting in turn,
+//! so a caller with a hundred calls admitted makes another caller's one call wait for one
+//! place, not for its hundred.
 use crate::config::Limits;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -238,14 +240,18 @@ impl Drop for Counted {
     }
 }
 
-/// The places for calls running at once, given in turn to the credentials waiting for one.
-/// There are free places only while nobody waits.
+/// The places for calls running at once, given in turn to the credentials waiting for one;
+/// no credential holds more than `share` of them (half), so one whose calls are slow (or
+/// trickle their requests) leaves the other half to everyone else.
 struct Turns {
     state: Mutex<TurnState>,
+    share: usize,
 }
 
 struct TurnState {
     free: usize,
+    /// The places each credential holds.
+    running: HashMap<String, usize>,
     /// Each credential's waiting calls, first come first.
     waiting: HashMap<String, VecDeque<oneshot::Sender<()>>>,
     /// The credentials with calls waiting, whose turn is next first.
@@ -255,6 +261,7 @@ struct TurnState {
 /// A running call's place, passed to the next in turn when dropped.
 pub struct Running {
     turns: Arc<Turns>,
+    credential: String,
 }
 
 impl Turns {
@@ -262,9 +269,11 @@ impl Turns {
         Turns {
             state: Mutex::new(TurnState {
                 free: places,
+                running: HashMap::new(),
                 waiting: HashMap::new(),
                 order: VecDeque::new(),
             }),
+            share: (places / 2).max(1),
         }
     }
 
@@ -275,15 +284,21 @@ impl Turns {
     async fn take(self: &Arc<Self>, credential: &str) -> Running {
         let receiver = {
             let mut state = self.lock();
-            if state.free > 0 {
+            let held = state.running.get(credential).copied().unwrap_or(0);
+            // Free places while others wait are only left for credentials below their share.
+            if state.free > 0 && held < self.share {
                 state.free -= 1;
-                return Running {
-                    turns: self.clone(),
-                };
+                *state.running.entry(credential.to_string()).or_default() += 1;
+                return self.running(credential);
             }
             let (sender, receiver) = oneshot::channel();
             match state.waiting.get_mut(credential) {
-                Some(queue) => queue.push_back(sender),
+                Some(queue) => {
+                    // Calls that stopped waiting leave their senders behind: drop them here, so
+                    // a queue holds no more than the credential's calls in flight.
+                    queue.retain(|sender| !sender.is_closed());
+                    queue.push_back(sender);
+                }
                 None => {
                     state
                         .waiting
@@ -296,41 +311,64 @@ impl Turns {
         let mut waiting = Waiting {
             receiver,
             turns: self.clone(),
+            credential: credential.to_string(),
             given: false,
         };
         // The sender lives in the state until it is sent (or the server is gone).
         let _ = (&mut waiting.receiver).await;
         waiting.given = true;
+        self.running(credential)
+    }
+
+    fn running(self: &Arc<Self>, credential: &str) -> Running {
         Running {
             turns: self.clone(),
+            credential: credential.to_string(),
         }
     }
 
-    /// Passes a place to the first waiting call of the credential whose turn it is, or frees
-    /// it when nobody waits (calls that stopped waiting are skipped).
-    fn give_back(&self) {
+    /// Frees the place `credential` held and gives free places to the credentials waiting,
+    /// in turn, skipping those at their share (and calls that stopped waiting).
+    fn give_back(&self, credential: &str) {
         let mut state = self.lock();
-        while let Some(credential) = state.order.pop_front() {
-            let Some(queue) = state.waiting.get_mut(&credential) else {
-                continue;
-            };
-            let next = queue.pop_front();
-            if queue.is_empty() {
-                state.waiting.remove(&credential);
-            } else {
-                state.order.push_back(credential);
-            }
-            if next.is_some_and(|sender| sender.send(()).is_ok()) {
-                return;
+        if let Some(held) = state.running.get_mut(credential) {
+            *held -= 1;
+            if *held == 0 {
+                state.running.remove(credential);
             }
         }
         state.free += 1;
+        let mut skipped = 0;
+        while state.free > 0 && skipped < state.order.len() {
+            let Some(next) = state.order.pop_front() else {
+                break;
+            };
+            if state.running.get(&next).copied().unwrap_or(0) >= self.share {
+                state.order.push_back(next);
+                skipped += 1;
+                continue;
+            }
+            let Some(queue) = state.waiting.get_mut(&next) else {
+                continue;
+            };
+            let sender = queue.pop_front();
+            if queue.is_empty() {
+                state.waiting.remove(&next);
+            } else {
+                state.order.push_back(next.clone());
+            }
+            if sender.is_some_and(|sender| sender.send(()).is_ok()) {
+                state.free -= 1;
+                *state.running.entry(next).or_default() += 1;
+                skipped = 0;
+            }
+        }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.turns.give_back();
+        self.turns.give_back(&self.credential);
     }
 }
 
@@ -339,6 +377,7 @@ impl Drop for Running {
 struct Waiting {
     receiver: oneshot::Receiver<()>,
     turns: Arc<Turns>,
+    credential: String,
     given: bool,
 }
 
@@ -347,7 +386,7 @@ impl Drop for Waiting {
         if !self.given {
             self.receiver.close();
             if self.receiver.try_recv().is_ok() {
-                self.turns.give_back();
+                self.turns.give_back(&self.credential);
             }
         }
     }
@@ -498,5 +537,21 @@ mod tests {
             ..refused
         };
         assert_eq!(admission.hold_for(&slow, None, None).0, HOLD_MAX);
+    }
+
+    #[tokio::test]
+    async fn no_credential_holds_more_than_half_of_the_places() {
+        let turns = Arc::new(Turns::new(4));
+        let a1 = turns.take("a").await;
+        let _a2 = turns.take("a").await;
+        let mut waits = vec![wait(&turns, "a")];
+        assert!(ready(&mut waits)[0].is_none(), "a holds its half");
+        let _b = turns.take("b").await;
+        let _c = turns.take("c").await;
+        drop(a1);
+        assert!(
+            ready(&mut waits)[0].is_some(),
+            "a's own place came back to it"
+        );
     }
 }

@@ -121,6 +121,8 @@ impl Guard {
                 true => match self.admission.admit_stream(credential.as_deref()) {
                     Ok(place) => place,
                     Err(refusal) => {
+                        // The refused stream holds no call place while its refusal waits.
+                        drop(admitted);
                         return Err(refused(
                             self.admission
                                 .hold(refusal, credential.as_deref(), Some(deadline))
@@ -135,13 +137,15 @@ impl Guard {
             (None, None)
         };
         let call = async {
-            let _running = match &admitted {
-                Some(admitted) => Some(self.admission.turn(admitted).await),
-                None => None,
-            };
             let request = match shape.client_streaming {
                 true => request,
                 false => self.one_message(request, compressed).await?,
+            };
+            // A turn to run once the request is read: a client trickling its request holds
+            // no running place meanwhile.
+            let _running = match &admitted {
+                Some(admitted) => Some(self.admission.turn(admitted).await),
+                None => None,
             };
             Ok::<_, Status>(next.run(request).await)
         };
