@@ -6,7 +6,7 @@
 # default --max-calls-in-flight), once on the default limits and once with a rate limit of
 # 1,000 calls/s per principal — with the server's resident memory before and at its peak.
 # The server runs on core 0, a fresh database of 1,000 tickets per attack; the clients on
-# core 1. One JSON line per attack (`server_args`: the limits set beyond the defaults), also in
+# core 1, the attackers in a process of their own (ABUSE_IN_PROCESS=1: in the good client's). One JSON line per attack (`server_args`: the limits set beyond the defaults), also in
 # bench/results/abuse.jsonl.
 #
 #   bench/abuse.sh                  # 10 s alone + 10 s attacked, per attack
@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 seconds=${ABUSE_SECONDS:-10}
 read -r -a runs <<<"${ABUSE_RUNS:-rapid-reset continuation headers overload overload-rate-limited}"
 read -r -a extra <<<"${ABUSE_SERVER_ARGS:-}"
+attack_process=(--attack-process)
+[ -n "${ABUSE_IN_PROCESS:-}" ] && attack_process=()
 admission=()
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -38,7 +40,8 @@ for run in "${runs[@]}"; do
     --jwt-secret bench-secret-0123456789 --database-url "$url")
   before=$(servers_rss_mib)
   taskset -c 1 "$bench" abuse "${target[@]}" --attack "$attack" --seconds "$seconds" \
-    --attack-token "$attacker" >"$work/abuse.json" &
+    --attack-token "$attacker" "${attack_process[@]}" \
+    >"$work/abuse.json" &
   load=$!
   peak=$before
   while kill -0 "$load" 2>/dev/null; do

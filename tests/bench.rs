@@ -96,17 +96,28 @@ async fn every_workload_runs_against_a_real_server() {
     let fanout = [
         &["fanout"],
         &target[..],
-        &["--watchers", "5", "--rate", "20", "--seconds", "0.5"],
+        &[
+            "--watchers",
+            "5",
+            "--stalled",
+            "2",
+            "--rate",
+            "20",
+            "--seconds",
+            "0.5",
+        ],
     ]
     .concat();
     let report = bench(&fanout, &token).await;
     assert!(calls(&report) >= 5, "{report}");
 
-    // The good client is served alone and under a flood, whose connections are ended.
+    // The good client is served alone and under a flood (from a process of its own), whose
+    // connections are ended.
     let flood = [
         &["abuse"],
         &target[..],
         &[
+            "--attack-process",
             "--attack",
             "rapid-reset",
             "--attackers",

@@ -2,9 +2,9 @@
 //! per credential, open streams per credential, an optional rate per credential, and
 //! connections per client address. A call past a limit is refused with a hint of when to
 //! retry, never queued for a place in flight: queued calls only make every other caller wait
-//! too. The refusal is
-//! sent once that hint has passed (within the call's deadline), so a client retrying at once
-//! still retries no faster than it was asked to: refusing costs the server little.
+//! too. The refusal is sent once that hint has passed (within the call's deadline), so a
+//! client retrying at once still retries no faster than it was asked to: refusing costs the
+//! server little.
 //!
 //! Admitted calls then take turns to run: at most `max_calls_running` at once, half of them
 //! at most for one credential, the next free place going to the credentials waiting in turn,

@@ -8,6 +8,9 @@ use casework::pb;
 use casework::pb::ticket_service_client::TicketServiceClient;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The receive windows of a stalled watcher's connection and stream.
+const STALLED_WINDOW: u32 = 16 * 1024;
+
 #[derive(clap::Args)]
 pub struct FanoutArgs {
     #[command(flatten)]
@@ -20,6 +23,11 @@ pub struct FanoutArgs {
     pub rate: f64,
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// Watchers besides those that never read their stream, each on a connection of its own
+    /// with 16 KiB windows (stalled readers: what the server queues for them, and whether it
+    /// lets them go). Dropped at the end of the run.
+    #[arg(long, default_value_t = 0)]
+    pub stalled: usize,
 }
 
 pub async fn run(args: FanoutArgs) -> Result<()> {
@@ -43,6 +51,25 @@ pub async fn run(args: FanoutArgs) -> Result<()> {
             .await?
             .into_inner();
         streams.push(stream);
+    }
+    let mut stalled = Vec::new();
+    for addr in args.target.addr.split(',').cycle().take(args.stalled) {
+        let channel = tonic::transport::Endpoint::from_shared(addr.trim().to_string())?
+            .initial_stream_window_size(STALLED_WINDOW)
+            .initial_connection_window_size(STALLED_WINDOW)
+            .connect()
+            .await?;
+        let stream = TicketServiceClient::new(channel)
+            .watch_tickets(authorized(
+                &bearer,
+                pb::WatchTicketsRequest {
+                    queues: vec![args.target.queue.clone()],
+                    ..Default::default()
+                },
+            ))
+            .await?
+            .into_inner();
+        stalled.push(stream);
     }
     let run = uuid::Uuid::new_v4();
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
@@ -99,6 +126,7 @@ pub async fn run(args: FanoutArgs) -> Result<()> {
         created += 1;
     }
     let elapsed = started.elapsed();
+    drop(stalled);
     let mut total = histogram();
     let mut short = 0u64;
     for watcher in watchers {

@@ -107,15 +107,17 @@ impl Guard {
         let (admitted, stream) = if request.uri().path().starts_with("/casework.") {
             let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
             let credential = self.auth.credential(authorization);
+            // A refusal is answered once its hold is over (`Admission::hold`).
+            let refuse = async |refusal| {
+                refused(
+                    self.admission
+                        .hold(refusal, credential.as_deref(), Some(deadline))
+                        .await,
+                )
+            };
             let admitted = match self.admission.admit(credential.as_deref()) {
                 Ok(admitted) => admitted,
-                Err(refusal) => {
-                    return Err(refused(
-                        self.admission
-                            .hold(refusal, credential.as_deref(), Some(deadline))
-                            .await,
-                    ));
-                }
+                Err(refusal) => return Err(refuse(refusal).await),
             };
             let stream = match shape.server_streaming {
                 true => match self.admission.admit_stream(credential.as_deref()) {
@@ -123,11 +125,7 @@ impl Guard {
                     Err(refusal) => {
                         // The refused stream holds no call place while its refusal waits.
                         drop(admitted);
-                        return Err(refused(
-                            self.admission
-                                .hold(refusal, credential.as_deref(), Some(deadline))
-                                .await,
-                        ));
+                        return Err(refuse(refusal).await);
                     }
                 },
                 false => None,
