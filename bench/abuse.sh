@@ -6,7 +6,8 @@
 # default --max-calls-in-flight), once on the default limits and once with a rate limit of
 # 1,000 calls/s per principal — with the server's resident memory before and at its peak.
 # The server runs on core 0, a fresh database of 1,000 tickets per attack; the clients on
-# core 1, the attackers in a process of their own (ABUSE_IN_PROCESS=1: in the good client's). One JSON line per attack (`server_args`: the limits set beyond the defaults), also in
+# core 1, the attackers in a process of their own (ABUSE_IN_PROCESS=1: in the good client's).
+# One JSON line per attack (`server_args`: the limits set beyond the defaults), also in
 # bench/results/abuse.jsonl.
 #
 #   bench/abuse.sh                  # 10 s alone + 10 s attacked, per attack

@@ -111,6 +111,16 @@ async fn every_workload_runs_against_a_real_server() {
     let report = bench(&fanout, &token).await;
     assert!(calls(&report) >= 5, "{report}");
 
+    // Each room watcher hears the messages sent to its room.
+    let rooms = [
+        &["fanout", "--rooms"],
+        &target[..],
+        &["--watchers", "3", "--rate", "20", "--seconds", "0.5"],
+    ]
+    .concat();
+    let report = bench(&rooms, &token).await;
+    assert!(calls(&report) >= 3, "{report}");
+
     // The good client is served alone and under a flood (from a process of its own), whose
     // connections are ended.
     let flood = [

@@ -423,8 +423,15 @@ impl App {
         let include_internal = sees_internal(&access);
         let (app, principal) = (self.clone(), principal.clone());
         // Messages of a room are added under its ticket's lock, so their sequence numbers
-        // commit in order: the room needs no committed position, only word of commits.
-        Ok(self.follow(self.store.activity(), last, move |after| {
+        // commit in order: the room needs no committed position, only word of commits that
+        // wrote events of its ticket (`TicketWake`).
+        let wake = super::feed::TicketWake::new(
+            &self.feed,
+            &self.store,
+            &self.shutdown,
+            room.ticket_id.clone(),
+        );
+        Ok(self.follow(wake, last, move |after| {
             let (app, room_id, ticket_id) = (app.clone(), room.id.clone(), room.ticket_id.clone());
             let (access, principal) = (access.clone(), principal.clone());
             async move {

@@ -8,7 +8,8 @@ use super::FOLLOW_BATCH;
 use crate::domain::query::{Scope, WatchFilter, Watched};
 use crate::store::Store;
 use std::sync::{Arc, OnceLock};
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Batches a stream may fall behind before it reads from the store instead.
@@ -51,6 +52,65 @@ impl Feed {
                 sender
             })
             .subscribe()
+    }
+}
+
+/// Wakes a stream that follows one ticket (its room's messages, `App::follow`) when the feed
+/// carries an event of that ticket: every message is added with an event of its ticket in
+/// the same transaction, so a room's watchers read the store only after commits that touched
+/// it, not after every commit. Commits a gap keeps from the feed wake it too
+/// (`Store::commits_behind_gap`): a room's messages need no committed position.
+pub(crate) struct TicketWake {
+    batches: broadcast::Receiver<Arc<Batch>>,
+    behind_gap: watch::Receiver<i64>,
+    ticket_id: String,
+}
+
+impl TicketWake {
+    /// Subscribed before the stream's first read: every commit after it is heard.
+    pub(crate) fn new(
+        feed: &Feed,
+        store: &Arc<dyn Store>,
+        shutdown: &CancellationToken,
+        ticket_id: String,
+    ) -> Self {
+        TicketWake {
+            batches: feed.subscribe(store, shutdown),
+            behind_gap: store.commits_behind_gap(),
+            ticket_id,
+        }
+    }
+
+    /// Forgets the commits heard of so far: the read that follows covers them.
+    pub(crate) fn seen(&mut self) {
+        self.behind_gap.borrow_and_update();
+        loop {
+            match self.batches.try_recv() {
+                Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Waits for a batch with an event of the ticket, one the feed could not read, or batches
+    /// missed (any of them may concern it); false once the feed is gone.
+    pub(crate) async fn changed(&mut self) -> bool {
+        loop {
+            let batch = tokio::select! {
+                batch = self.batches.recv() => batch,
+                gap = self.behind_gap.changed() => return gap.is_ok(),
+            };
+            match batch {
+                Ok(batch) => {
+                    let ticket = &self.ticket_id;
+                    if batch.stalled || batch.items.iter().any(|w| &w.event.ticket_id == ticket) {
+                        return true;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => return true,
+                Err(RecvError::Closed) => return false,
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -154,11 +154,11 @@ impl App {
     /// A live stream over an ordered log (a room's messages; ticket events go through
     /// `feed.rs`): `fetch(after)` reads the items after a position, each with its own
     /// position. Reads the store, so a slow client only delays itself and a reconnecting one
-    /// misses nothing; waits for `wake` to change when caught up; ends when the client
-    /// leaves, the server shuts down or `stream_max_lifetime` passes.
+    /// misses nothing; when caught up, waits for `wake` to hear a change of its ticket; ends
+    /// when the client leaves, the server shuts down or `stream_max_lifetime` passes.
     pub(crate) fn follow<T, F, Fut>(
         &self,
-        mut wake: watch::Receiver<i64>,
+        mut wake: feed::TicketWake,
         mut last: i64,
         fetch: F,
     ) -> ReceiverStream<Result<T>>
@@ -174,7 +174,7 @@ impl App {
             let ended = tokio::time::sleep(lifetime);
             tokio::pin!(ended);
             loop {
-                wake.borrow_and_update();
+                wake.seen();
                 let items = match fetch(last).await {
                     Ok(items) => items,
                     Err(error) => {
@@ -193,7 +193,7 @@ impl App {
                 }
                 if caught_up {
                     tokio::select! {
-                        changed = wake.changed() => if changed.is_err() { return },
+                        alive = wake.changed() => if !alive { return },
                         _ = tx.closed() => return,
                         _ = shutdown.cancelled() => return,
                         _ = &mut ended => return,

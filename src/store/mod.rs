@@ -353,10 +353,11 @@ pub trait Store:
     /// after commits of this process and, on PostgreSQL, of every other replica on the
     /// database; live streams wait on it.
     fn commits(&self) -> watch::Receiver<i64>;
-    /// Changes after every commit this process sees (its own, other replicas' announced
-    /// ones), whether or not the committed position moved: what streams over logs that need
-    /// no position (a room's messages) wait on, so a gap in the event log does not hold them.
-    fn activity(&self) -> watch::Receiver<i64>;
+    /// Changes after a commit the committed position could not pass yet (a gap below it:
+    /// an older transaction still running; SQLite never has one). Streams over logs that
+    /// need no position (a room's messages) hear the other commits from the committed
+    /// position's feed and read on these too, so a gap in the event log does not hold them.
+    fn commits_behind_gap(&self) -> watch::Receiver<i64>;
     /// Changes after every committed change to agents or reference data (queues,
     /// departments): what the application's in-memory copies are dropped on. On PostgreSQL
     /// it also changes on other replicas' changes, and whenever their announcements may have

@@ -44,9 +44,9 @@ const START_WAIT: Duration = Duration::from_secs(60);
 /// The committed position and how to move it.
 pub(super) struct Commits {
     position: watch::Sender<i64>,
-    /// Counts commits seen (this process's, other replicas' announced ones), whether or
-    /// not the position moved.
-    activity: watch::Sender<i64>,
+    /// Counts commits seen (this process's, other replicas' announced ones) that the
+    /// position could not pass at once: a gap held it.
+    behind_gap: watch::Sender<i64>,
     tracker: Mutex<Tracker>,
     pool: PgPool,
     /// Commits of this process.
@@ -69,7 +69,7 @@ impl Commits {
         let tracker = Tracker::start(&pool).await?;
         let commits = Arc::new(Commits {
             position: watch::Sender::new(tracker.safe),
-            activity: watch::Sender::new(0),
+            behind_gap: watch::Sender::new(0),
             tracker: Mutex::new(tracker),
             pool,
             local: Notify::new(),
@@ -109,8 +109,8 @@ impl Commits {
         self.position.subscribe()
     }
 
-    pub(super) fn activity(&self) -> watch::Receiver<i64> {
-        self.activity.subscribe()
+    pub(super) fn behind_gap(&self) -> watch::Receiver<i64> {
+        self.behind_gap.subscribe()
     }
 
     pub(super) fn reference_changed(&self) -> watch::Receiver<u64> {
@@ -175,10 +175,11 @@ async fn follow(me: String, commits: Arc<Commits>, stop: CancellationToken) {
             _ = tokio::time::sleep(again) => (false, false),
             _ = stop.cancelled() => return,
         };
-        if committed {
-            commits.activity.send_modify(|count| *count += 1);
+        let advanced = commits.advance().await;
+        if committed && !matches!(&advanced, Ok((_, step)) if step.settled) {
+            commits.behind_gap.send_modify(|count| *count += 1);
         }
-        again = match commits.advance().await {
+        again = match advanced {
             Ok((_, step)) if step.settled => {
                 recheck = GAP_RECHECK;
                 POLL

@@ -330,8 +330,8 @@ impl Store for PgStore {
         self.commits.subscribe()
     }
 
-    fn activity(&self) -> watch::Receiver<i64> {
-        self.commits.activity()
+    fn commits_behind_gap(&self) -> watch::Receiver<i64> {
+        self.commits.behind_gap()
     }
 
     fn reference_changed(&self) -> watch::Receiver<u64> {

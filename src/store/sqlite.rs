@@ -48,6 +48,8 @@ pub struct SqliteStore {
     commits: Arc<watch::Sender<i64>>,
     /// Counts committed changes to agents and reference data.
     reference: watch::Sender<u64>,
+    /// Never changes (`Store::commits_behind_gap`).
+    no_gaps: watch::Sender<i64>,
 }
 
 impl SqliteStore {
@@ -88,6 +90,7 @@ impl SqliteStore {
             read,
             commits: Arc::new(watch::Sender::new(last_event)),
             reference: watch::Sender::new(0),
+            no_gaps: watch::Sender::new(0),
         })
     }
 
@@ -351,9 +354,9 @@ impl Store for SqliteStore {
         self.commits.subscribe()
     }
 
-    /// One writer, no gaps: the position moves with every commit that wrote events.
-    fn activity(&self) -> watch::Receiver<i64> {
-        self.commits.subscribe()
+    /// One writer, no gaps: the position passes every commit at once.
+    fn commits_behind_gap(&self) -> watch::Receiver<i64> {
+        self.no_gaps.subscribe()
     }
 
     fn reference_changed(&self) -> watch::Receiver<u64> {
