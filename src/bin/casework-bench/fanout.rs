@@ -182,13 +182,7 @@ async fn watch_queue(
         .watch_tickets(authorized(bearer, request))
         .await?
         .into_inner();
-    Ok(Box::pin(futures_util::stream::unfold(
-        stream,
-        |mut s| async move {
-            let item = s.message().await.ok().flatten()?;
-            Some((item.event.and_then(|e| e.at), s))
-        },
-    )))
+    Ok(timestamps(stream, |item| item.event.and_then(|e| e.at)))
 }
 
 async fn watch_room(
@@ -204,13 +198,23 @@ async fn watch_room(
         .watch_room(authorized(bearer, request))
         .await?
         .into_inner();
-    Ok(Box::pin(futures_util::stream::unfold(
+    Ok(timestamps(stream, |item| {
+        item.message.and_then(|m| m.created_at)
+    }))
+}
+
+/// A watcher over `stream`: the server timestamp `at` finds in each item, until it ends.
+fn timestamps<T: Send + 'static>(
+    stream: tonic::Streaming<T>,
+    at: fn(T) -> Option<prost_types::Timestamp>,
+) -> Watcher {
+    Box::pin(futures_util::stream::unfold(
         stream,
-        |mut s| async move {
+        move |mut s| async move {
             let item = s.message().await.ok().flatten()?;
-            Some((item.message.and_then(|m| m.created_at), s))
+            Some((at(item), s))
         },
-    )))
+    ))
 }
 
 /// Records each item's latency until the stream ends or a grace second past `deadline` (for
